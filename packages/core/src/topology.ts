@@ -104,6 +104,14 @@ export interface TopologyNode {
 export interface TopologyModule {
   readonly name: 'raft' | 'leaderless' | 'crdt';
   readonly knobs: readonly KnobSpec[];
+  /**
+   * Client parameters this topology understands beyond `key` and `delta` (e.g. `w`, `r`,
+   * `consistency`). When given, the node layer refuses any other parameter with a 400 naming it,
+   * so that a typo (`detla=5`) is an error rather than a silent default.
+   */
+  readonly clientParams?: { readonly incr: readonly string[]; readonly count: readonly string[] };
+  /** Checks between knobs (e.g. heartbeat well inside the election timeout): one line saying what is wrong, or null. */
+  readonly checkKnobs?: (knobs: KnobValues) => string | null;
   create(context: TopologyContext): TopologyNode;
 }
 

@@ -1,0 +1,237 @@
+/**
+ * What this node knows about each peer, and the gossip decisions that follow. Pure: driven by
+ * ticks and an injected Rng; the driver does the sending.
+ *
+ * Delta-state replication (Almeida, Shoker, Baquero 2018, Algorithm 2): a peer is sent the
+ * changes after the version it last acknowledged (a reply means "merged and durable"); a peer
+ * with no acknowledgement yet (this node restarted) or one behind the remembered changes (a long
+ * partition) gets the full state. `replication: 'full'` always sends the full state.
+ *
+ * At most one message is in flight per peer; a push that finds one in flight is remembered and
+ * sent when it completes, so a burst of increments becomes one message per peer (batching), and
+ * an unreachable peer costs one hanging request, not a queue.
+ */
+import { assert, type NodeId, type Rng } from '@playground/core';
+import type { CounterCrdt } from './counter.js';
+import { encodeSeen, encodeState, WIRE_VERSION, type GossipBody } from './wire.js';
+
+export type ReplicationMode = 'delta' | 'full';
+
+export interface ReplicatorOptions {
+  readonly self: NodeId;
+  readonly members: readonly NodeId[];
+  /** Peers gossiped to per round. */
+  readonly fanout: number;
+  readonly replication: ReplicationMode;
+  /** A peer with nothing new still hears from us every so many rounds (liveness, stability). */
+  readonly heartbeatRounds: number;
+  readonly rng: Rng;
+}
+
+interface PeerState {
+  /** Our version the peer durably holds; null: unknown, send full state. */
+  acknowledged: number | null;
+  /** The latest report of what the peer holds that stability may use (see report()). */
+  stable: Map<NodeId, number>;
+  /** A report that waits until we hold the peer's own dots it covers. */
+  pending: Map<NodeId, number> | null;
+  /** What the peer last said it holds (for /status), whether or not stability may use it yet. */
+  known: Map<NodeId, number>;
+  inFlight: boolean;
+  /** A send was asked for while one was in flight. */
+  dirty: boolean;
+  reachable: boolean | null;
+  roundsSinceSend: number;
+}
+
+export interface OutgoingMessage {
+  readonly peer: NodeId;
+  readonly body: GossipBody;
+  /** Our version when the message was built: acknowledged on success. */
+  readonly version: number;
+  readonly entries: number;
+}
+
+export class Replicator {
+  private readonly peers = new Map<NodeId, PeerState>();
+
+  constructor(private readonly options: ReplicatorOptions) {
+    assert(options.fanout >= 1, 'fanout must be at least 1');
+    for (const id of options.members) {
+      if (id === options.self) continue;
+      this.peers.set(id, {
+        acknowledged: null,
+        stable: new Map(),
+        pending: null,
+        known: new Map(),
+        inFlight: false,
+        dirty: false,
+        reachable: null,
+        roundsSinceSend: 0,
+      });
+    }
+  }
+
+  get peerIds(): NodeId[] {
+    return [...this.peers.keys()];
+  }
+
+  private peer(id: NodeId): PeerState {
+    const p = this.peers.get(id);
+    assert(p, () => `unknown peer ${id}`);
+    return p;
+  }
+
+  /** One gossip round: the peers to send to now (random `fanout` of those with something to say). */
+  tick(crdt: CounterCrdt): NodeId[] {
+    const candidates: NodeId[] = [];
+    for (const [id, p] of this.peers) {
+      p.roundsSinceSend++;
+      const behind = p.acknowledged === null || p.acknowledged < crdt.currentVersion;
+      if (behind || p.roundsSinceSend >= this.options.heartbeatRounds) candidates.push(id);
+    }
+    const chosen = this.options.rng.shuffle(candidates).slice(0, this.options.fanout);
+    return chosen.filter((id) => this.claim(id));
+  }
+
+  /** Push after a local change: every peer, now or when its in-flight message completes. */
+  push(): NodeId[] {
+    return this.peerIds.filter((id) => this.claim(id));
+  }
+
+  private claim(id: NodeId): boolean {
+    const p = this.peer(id);
+    if (p.inFlight) {
+      p.dirty = true;
+      return false;
+    }
+    p.inFlight = true;
+    p.dirty = false;
+    p.roundsSinceSend = 0;
+    return true;
+  }
+
+  /** The message for a peer claimed by tick() or push(). */
+  message(id: NodeId, crdt: CounterCrdt): OutgoingMessage {
+    const p = this.peer(id);
+    assert(p.inFlight, () => `message for ${id} without a claim`);
+    const delta =
+      this.options.replication === 'delta' && p.acknowledged !== null ? crdt.deltaSince(p.acknowledged, id) : null;
+    const full = delta === null;
+    const state = delta ?? crdt.fullState();
+    const body: GossipBody = {
+      v: WIRE_VERSION,
+      mode: crdt.mode,
+      full,
+      seen: encodeSeen(crdt.seenVector()),
+      state: encodeState(state),
+    };
+    return { peer: id, body, version: crdt.currentVersion, entries: state.plain.length + state.dots.length + state.compacted.length };
+  }
+
+  /** The peer merged and persisted a message built at `version`. Returns whether to send again now. */
+  sent(id: NodeId, version: number, replySeen: Map<NodeId, number>, crdt: CounterCrdt): boolean {
+    const p = this.peer(id);
+    p.inFlight = false;
+    p.reachable = true;
+    p.acknowledged = Math.max(p.acknowledged ?? 0, version);
+    this.report(id, replySeen, crdt);
+    return this.again(id);
+  }
+
+  /** The message may or may not have arrived: nothing is acknowledged. */
+  failed(id: NodeId): boolean {
+    const p = this.peer(id);
+    p.inFlight = false;
+    p.reachable = false;
+    return false;
+  }
+
+  /** Whether a message asked for while one was in flight should go now. */
+  private again(id: NodeId): boolean {
+    const p = this.peer(id);
+    return p.dirty && this.claim(id);
+  }
+
+  /**
+   * The peer says it holds `seen`. Stability (counter.ts) may use the report only once we hold
+   * every dot of the peer's own that it covers: then any dot the peer made before it saw a
+   * given dot is here too. Otherwise the report waits (one at a time, the oldest first).
+   */
+  report(id: NodeId, seen: Map<NodeId, number>, crdt: CounterCrdt): void {
+    const p = this.peer(id);
+    p.reachable = true;
+    for (const [o, s] of seen) p.known.set(o, Math.max(p.known.get(o) ?? 0, s));
+    this.recheck(id, crdt);
+    if (this.usable(id, seen, crdt)) this.accept(p, seen);
+    else if (p.pending === null) p.pending = seen;
+  }
+
+  /** Promotes waiting reports that have become usable (call after merges). */
+  recheckAll(crdt: CounterCrdt): void {
+    for (const id of this.peers.keys()) this.recheck(id, crdt);
+  }
+
+  private recheck(id: NodeId, crdt: CounterCrdt): void {
+    const p = this.peer(id);
+    if (p.pending !== null && this.usable(id, p.pending, crdt)) {
+      this.accept(p, p.pending);
+      p.pending = null;
+    }
+  }
+
+  private usable(id: NodeId, seen: Map<NodeId, number>, crdt: CounterCrdt): boolean {
+    return crdt.seenOf(id) >= (seen.get(id) ?? 0);
+  }
+
+  private accept(p: PeerState, seen: Map<NodeId, number>): void {
+    for (const [o, s] of seen) p.stable.set(o, Math.max(p.stable.get(o) ?? 0, s));
+  }
+
+  /** Per origin, what every member is known to hold (this node: what it holds). */
+  stableVector(crdt: CounterCrdt): Map<NodeId, number> {
+    const stable = crdt.seenVector();
+    for (const p of this.peers.values()) {
+      for (const o of stable.keys()) stable.set(o, Math.min(stable.get(o) ?? 0, p.stable.get(o) ?? 0));
+    }
+    return stable;
+  }
+
+  /** The smallest version every peer acknowledged: changes up to it are no longer needed. */
+  acknowledgedByAll(): number {
+    let min = Infinity;
+    for (const p of this.peers.values()) min = Math.min(min, p.acknowledged ?? 0);
+    return min === Infinity ? 0 : min;
+  }
+
+  /** Peers that answered their last message (unknown counts as reachable until tried). */
+  reachablePeers(): NodeId[] {
+    return [...this.peers].filter(([, p]) => p.reachable !== false).map(([id]) => id);
+  }
+
+  /** How many peers durably hold our state as of `version`. */
+  holders(version: number): number {
+    let n = 0;
+    for (const p of this.peers.values()) if ((p.acknowledged ?? -1) >= version) n++;
+    return n;
+  }
+
+  /** Replication lag per peer, for /status. */
+  status(crdt: CounterCrdt): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const ours = crdt.seenVector();
+    for (const [id, p] of this.peers) {
+      let dotsBehind = 0;
+      for (const [o, s] of ours) dotsBehind += Math.max(0, s - (p.known.get(o) ?? 0));
+      out[id] = {
+        reachable: p.reachable,
+        holds: Object.fromEntries(p.known),
+        dotsBehind,
+        acknowledgedVersion: p.acknowledged,
+        changesBehind: p.acknowledged === null ? null : crdt.currentVersion - p.acknowledged,
+        inFlight: p.inFlight,
+      };
+    }
+    return out;
+  }
+}

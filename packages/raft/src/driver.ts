@@ -1,0 +1,436 @@
+/**
+ * The Raft driver: the small, impure shell around the pure core (etcd-io/raft's "node" loop).
+ *
+ * One loop turns the core's Ready into I/O, always in this order:
+ *   1. persist hard state and entries with ONE fsync (group commit: everything proposed while the
+ *      previous fsync ran goes into the next one);
+ *   2. only then send messages (a vote or an append acknowledgement is a promise about disk);
+ *   3. apply committed entries to the counter state machine and answer waiting clients;
+ *   4. serve linearizable reads whose read index has been applied;
+ *   5. advance().
+ * Timers tick the core; peer messages and client requests step it and wake the loop.
+ */
+import { join } from 'node:path';
+import {
+  BadRequestError,
+  Rng,
+  reply,
+  type ClientReply,
+  type CountRequest,
+  type IncrRequest,
+  type NodeId,
+  type TopologyContext,
+  type TopologyNode,
+} from '@playground/core';
+import { RaftCore } from './core/index.js';
+import type { Command, Entry, Ready } from './core/types.js';
+import { RaftMetrics } from './metrics.js';
+import { PeerSender } from './peer-sender.js';
+import { ReadQueue } from './reads.js';
+import { CounterStateMachine, type ApplyResult } from './statemachine.js';
+import { RaftLogFile } from './storage/index.js';
+import { parseMessages } from './wire.js';
+import { parseForwardIncr, type ForwardIncr, type ForwardReply } from './forward.js';
+
+export interface RaftKnobs {
+  readonly tickMs: number;
+  readonly electionMinMs: number;
+  readonly electionMaxMs: number;
+  readonly heartbeatMs: number;
+  readonly fsync: boolean;
+  readonly maxInflightAppends: number;
+  readonly maxBatch: number;
+  readonly requestTimeoutMs: number;
+  readonly raftRpcTimeoutMs: number;
+  readonly forwardTimeoutMs: number;
+  readonly dedupMaxEntries: number;
+  readonly dedupTtlMs: number;
+  readonly maxPendingProposals: number;
+  readonly seed: number;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (outcome: ApplyResult | 'overwritten') => void;
+}
+
+export class RaftNode implements TopologyNode {
+  private core!: RaftCore;
+  private log!: RaftLogFile;
+  private readonly sm: CounterStateMachine;
+  private readonly senders = new Map<NodeId, PeerSender>();
+  private readonly pending = new Map<number, PendingProposal>();
+  private readonly reads: ReadQueue;
+  private readonly metrics: RaftMetrics;
+  private readonly leaderWaiters = new Set<() => void>();
+  private ticker: NodeJS.Timeout | undefined;
+  private loopRunning = false;
+  private loopAgain = false;
+  private loopScheduled = false;
+  private stopped = false;
+  private lastLeader: NodeId | null = null;
+  private fatal: Error | null = null;
+
+  constructor(
+    private readonly ctx: TopologyContext,
+    private readonly knobs: RaftKnobs,
+  ) {
+    this.sm = new CounterStateMachine({ dedupMaxEntries: knobs.dedupMaxEntries, dedupTtlMs: knobs.dedupTtlMs });
+    this.metrics = new RaftMetrics(ctx.metrics);
+    this.reads = new ReadQueue({
+      readIndex: (context) => this.core.readIndex(context),
+      appliedIndex: () => this.sm.appliedIndex,
+      wake: () => this.schedule(),
+    });
+  }
+
+  async start(): Promise<void> {
+    const opened = await RaftLogFile.open(join(this.ctx.dataDir, 'raft'), { fsync: this.knobs.fsync });
+    this.log = opened.log;
+    if (opened.recovered.truncatedTailBytes > 0) {
+      this.ctx.log.warn('log had a torn tail (a write cut short by a crash); truncated it', {
+        bytes: opened.recovered.truncatedTailBytes,
+      });
+    }
+    const { hardState, entries } = opened.state;
+    const tick = this.knobs.tickMs;
+    this.core = new RaftCore(
+      {
+        id: this.ctx.id,
+        peers: this.ctx.peers.map((p) => p.id),
+        electionTimeoutMinTicks: Math.max(2, Math.round(this.knobs.electionMinMs / tick)),
+        electionTimeoutMaxTicks: Math.max(3, Math.round(this.knobs.electionMaxMs / tick)),
+        heartbeatTicks: Math.max(1, Math.round(this.knobs.heartbeatMs / tick)),
+        // Seeded from the node id and the clock: nodes must NOT share a seed, or their election
+        // timeouts would collide every term (the split votes of Raft §9.3, Figure 16).
+        rng: new Rng(this.knobs.seed || seedFrom(this.ctx.id, process.hrtime.bigint())),
+        preVote: true,
+        checkQuorum: true,
+        maxInflightAppends: this.knobs.maxInflightAppends,
+        maxEntriesPerAppend: this.knobs.maxBatch,
+        maxPendingReads: 10_000,
+      },
+      { hardState, entries },
+    );
+    this.ctx.log.info('recovered Raft state', { term: hardState.term, vote: hardState.vote, commit: hardState.commit, lastIndex: entries.length });
+    for (const peer of this.ctx.peers) {
+      if (peer.id === this.ctx.id) continue;
+      this.senders.set(
+        peer.id,
+        new PeerSender({
+          transport: this.ctx.transport,
+          peer: peer.id,
+          rpcTimeoutMs: this.knobs.raftRpcTimeoutMs,
+          maxQueuedMessages: 4 * this.knobs.maxInflightAppends + 64,
+          onDropped: (n) => this.metrics.messagesDropped.inc({ peer: peer.id }, n),
+          onFailure: () => {},
+        }),
+      );
+    }
+    this.ticker = setInterval(() => {
+      this.core.tick();
+      this.schedule();
+    }, tick);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    // Let the loop finish the Ready it is persisting, so that what was acknowledged stays durable.
+    while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
+    for (const s of this.senders.values()) s.close();
+    for (const p of this.pending.values()) p.resolve('overwritten');
+    this.pending.clear();
+    this.reads.failAll();
+    await this.log.close();
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------
+
+  private schedule(): void {
+    if (this.stopped || this.loopScheduled) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      void this.runLoop();
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.loopRunning) {
+      this.loopAgain = true;
+      return;
+    }
+    this.loopRunning = true;
+    try {
+      do {
+        this.loopAgain = false;
+        while (this.core.hasReady() && !this.fatal) {
+          await this.handleReady(this.core.ready());
+        }
+      } while (this.loopAgain && !this.stopped);
+    } catch (e) {
+      // A failed fsync or a broken invariant: the node must stop (fail-stop), never limp on.
+      this.fatal = e as Error;
+      this.ctx.log.error(`fatal: ${(e as Error).message}`);
+      setImmediate(() => {
+        throw e;
+      });
+    } finally {
+      this.loopRunning = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.hardState !== null || rd.entries.length > 0) {
+      const started = performance.now();
+      await this.log.save(rd.hardState, rd.entries);
+      this.metrics.observeSave(performance.now() - started, rd.entries.length);
+    }
+    this.sendMessages(rd);
+    for (const entry of rd.committed) this.applyEntry(entry);
+    if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
+    this.core.advance(rd);
+    this.reads.onReadStates(rd.readStates);
+    this.reads.serveApplied();
+  }
+
+  private sendMessages(rd: Ready): void {
+    if (rd.messages.length === 0) return;
+    const byPeer = new Map<NodeId, (typeof rd.messages)[number][]>();
+    for (const m of rd.messages) {
+      let list = byPeer.get(m.to);
+      if (!list) byPeer.set(m.to, (list = []));
+      list.push(m);
+    }
+    for (const [peer, messages] of byPeer) this.senders.get(peer)?.send(messages);
+    this.metrics.messagesSent.inc(rd.messages.length);
+  }
+
+  private applyEntry(entry: Entry): void {
+    const result = this.sm.apply(entry);
+    const waiting = this.pending.get(entry.index);
+    if (!waiting) return;
+    this.pending.delete(entry.index);
+    // Another term's entry at our index: ours was overwritten, so it is surely not in the log.
+    waiting.resolve(waiting.term === entry.term && result ? result : 'overwritten');
+  }
+
+  private onSoftState(leader: NodeId | null, role: string): void {
+    if (leader !== this.lastLeader) {
+      this.ctx.log.info(leader === null ? 'no leader' : `leader is ${leader}`, { term: this.core.term, role });
+      if (leader !== null) this.metrics.leaderChanges.inc();
+      if (role === 'leader') this.metrics.elected.inc();
+      this.lastLeader = leader;
+    }
+    if (leader !== null) {
+      for (const wake of this.leaderWaiters) wake();
+      this.leaderWaiters.clear();
+    }
+  }
+
+  /** Resolves when a leader is known or the deadline passes. */
+  private async awaitLeader(deadlineMs: number): Promise<NodeId | null> {
+    for (;;) {
+      const leader = this.core.leader;
+      if (leader !== null || Date.now() >= deadlineMs || this.stopped) return leader;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadlineMs - Date.now()));
+        this.leaderWaiters.add(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  // ---- client API --------------------------------------------------------------------------
+
+  async incr(request: IncrRequest): Promise<ClientReply> {
+    const command: Command = {
+      kind: 'incr',
+      key: request.key,
+      delta: request.delta,
+      ...(request.idempotencyKey === undefined ? {} : { idem: request.idempotencyKey }),
+      proposedAtMs: Date.now(),
+    };
+    const deadline = Date.now() + this.knobs.requestTimeoutMs;
+    const reply0 = await this.proposeOrForward(command, deadline, true);
+    return toClientReply(reply0, request, this.ctx.id);
+  }
+
+  /** The leader proposes; a follower forwards to the leader (one hop, never onward). */
+  private async proposeOrForward(command: Command, deadlineMs: number, mayForward: boolean): Promise<ForwardReply> {
+    if (this.fatal || this.stopped) return { kind: 'unavailable', message: 'this node is stopping' };
+    if (this.core.role === 'leader') return this.propose(command, deadlineMs);
+    if (!mayForward) return { kind: 'not_leader', leader: this.core.leader };
+    const leader = await this.awaitLeader(Math.min(deadlineMs, Date.now() + this.knobs.electionMaxMs * 2));
+    if (leader === null) return { kind: 'unavailable', message: 'no leader is known (an election may be under way, or no quorum is reachable)' };
+    if (leader === this.ctx.id) return this.propose(command, deadlineMs);
+    const body: ForwardIncr = { command, deadlineMs };
+    const timeoutMs = Math.max(1, Math.min(this.knobs.forwardTimeoutMs, deadlineMs - Date.now()));
+    const result = await this.ctx.transport.call<ForwardReply>(leader, 'forward_incr', body, { timeoutMs });
+    if (result.ok) return result.value;
+    switch (result.error.kind) {
+      case 'circuit_open':
+      case 'overloaded':
+        return { kind: 'unavailable', message: `leader ${leader} is unreachable (${result.error.kind}); not sent` };
+      case 'remote_error':
+        if (result.error.status === 400) return { kind: 'unavailable', message: `leader ${leader} refused: ${result.error.message}` };
+        return { kind: 'unknown', message: `leader ${leader} failed: ${result.error.message}` };
+      default:
+        // The leader may have received it: unknown (contract: retry with the same Idempotency-Key).
+        return { kind: 'unknown', message: `forward to leader ${leader}: ${result.error.kind}` };
+    }
+  }
+
+  private propose(command: Command, deadlineMs: number): Promise<ForwardReply> {
+    if (this.pending.size >= this.knobs.maxPendingProposals) {
+      return Promise.resolve({ kind: 'unavailable', message: `too many increments in flight (${this.pending.size}); retry` });
+    }
+    const proposed = this.core.propose(command);
+    if (!proposed.ok) return Promise.resolve({ kind: 'not_leader', leader: proposed.error.leader });
+    this.metrics.proposals.inc();
+    const { index, term } = proposed.value;
+    this.schedule();
+    return new Promise<ForwardReply>((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.pending.get(index)?.term === term) this.pending.delete(index);
+        resolve({ kind: 'unknown', message: `not committed within ${this.knobs.requestTimeoutMs} ms; it may still be` });
+      }, Math.max(1, deadlineMs - Date.now()));
+      this.pending.set(index, {
+        term,
+        resolve: (outcome) => {
+          clearTimeout(timer);
+          resolve(
+            outcome === 'overwritten'
+              ? { kind: 'unavailable', message: 'leadership changed before the increment committed; it was not applied' }
+              : { kind: 'applied', result: outcome },
+          );
+        },
+      });
+    });
+  }
+
+  async count(request: CountRequest): Promise<ClientReply> {
+    const consistency = request.params.consistency ?? 'linearizable';
+    if (consistency !== 'linearizable' && consistency !== 'local') {
+      return reply.badRequest('consistency', 'must be linearizable or local');
+    }
+    if (consistency === 'local') {
+      return reply.ok({
+        key: request.key,
+        value: this.sm.value(request.key),
+        node: this.ctx.id,
+        consistency: 'local',
+        stale: 'possible: this node\'s applied state, without asking the leader',
+        appliedIndex: this.sm.appliedIndex,
+        role: this.core.role,
+      });
+    }
+    const deadline = Date.now() + this.knobs.requestTimeoutMs;
+    const readIndex = await this.linearizableReadIndex(deadline);
+    if (readIndex.kind !== 'index') return toClientReply(readIndex, undefined, this.ctx.id);
+    const applied = await this.reads.waitApplied(readIndex.index, deadline);
+    if (!applied) return reply.timeout(`this node had not applied up to the read index ${readIndex.index} in time`);
+    return reply.ok({
+      key: request.key,
+      value: this.sm.value(request.key),
+      node: this.ctx.id,
+      consistency: 'linearizable',
+      readIndex: readIndex.index,
+    });
+  }
+
+  /** ReadIndex (dissertation §6.4): from the leader itself, or asked of it by a follower. */
+  private async linearizableReadIndex(deadlineMs: number, mayForward = true): Promise<ForwardReply> {
+    if (this.fatal || this.stopped) return { kind: 'unavailable', message: 'this node is stopping' };
+    if (this.core.role === 'leader') return this.reads.request(deadlineMs);
+    if (!mayForward) return { kind: 'not_leader', leader: this.core.leader };
+    const leader = await this.awaitLeader(Math.min(deadlineMs, Date.now() + this.knobs.electionMaxMs * 2));
+    if (leader === null) return { kind: 'unavailable', message: 'no leader is known; a linearizable read needs one' };
+    if (leader === this.ctx.id) return this.reads.request(deadlineMs);
+    const timeoutMs = Math.max(1, Math.min(this.knobs.forwardTimeoutMs, deadlineMs - Date.now()));
+    const result = await this.ctx.transport.call<ForwardReply>(leader, 'read_index', { deadlineMs }, { timeoutMs });
+    if (result.ok) return result.value;
+    // A read changes nothing: whatever happened, the client may simply retry.
+    return { kind: 'unavailable', message: `read index from leader ${leader}: ${result.error.kind}` };
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.core.status();
+    return {
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commitIndex: s.commitIndex,
+      lastApplied: this.sm.appliedIndex,
+      lastLogIndex: s.lastIndex,
+      progress: s.progress,
+      dedup: this.sm.snapshotForStatus(),
+      pendingProposals: this.pending.size,
+      queuedToPeers: Object.fromEntries([...this.senders].map(([id, s2]) => [id, s2.queued])),
+    };
+  }
+
+  async handlePeer(from: NodeId, type: string, body: unknown): Promise<unknown> {
+    switch (type) {
+      case 'raft': {
+        const messages = parseMessages(body, from, this.ctx.id);
+        if (this.stopped) return null;
+        for (const m of messages) this.core.step(m);
+        this.metrics.messagesReceived.inc(messages.length);
+        this.schedule();
+        return null;
+      }
+      case 'forward_incr': {
+        const { command, deadlineMs } = parseForwardIncr(body);
+        // Re-stamp with this leader's clock: the dedup TTL runs on leader clocks only.
+        return this.proposeOrForward({ ...command, proposedAtMs: Date.now() }, clampDeadline(deadlineMs, this.knobs.requestTimeoutMs), false);
+      }
+      case 'read_index': {
+        const deadlineMs = clampDeadline((body as { deadlineMs?: unknown } | null)?.deadlineMs, this.knobs.requestTimeoutMs);
+        return this.linearizableReadIndex(deadlineMs, false);
+      }
+      default:
+        throw new BadRequestError('type', `unknown Raft peer message type ${type}`);
+    }
+  }
+}
+
+/** A peer's deadline, trusted only within our own bound (clocks differ between machines). */
+function clampDeadline(value: unknown, maxMs: number): number {
+  const now = Date.now();
+  if (typeof value !== 'number' || !Number.isFinite(value)) return now + maxMs;
+  return Math.min(Math.max(value, now + 1), now + maxMs);
+}
+
+function seedFrom(id: string, salt: bigint): number {
+  let h = Number(salt & 0xffffffffn) >>> 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+function toClientReply(r: ForwardReply, request: IncrRequest | undefined, node: NodeId): ClientReply {
+  switch (r.kind) {
+    case 'applied':
+      return reply.ok({
+        ok: true,
+        key: r.result.key,
+        delta: r.result.delta,
+        node,
+        duplicate: r.result.duplicate,
+        value: r.result.value,
+        index: r.result.index,
+      });
+    case 'unavailable':
+      return reply.unavailable(r.message, 1);
+    case 'not_leader':
+      return reply.unavailable(`not the leader; the leader is ${r.leader ?? 'unknown'}`, 1, { leader: r.leader });
+    case 'unknown':
+      return reply.timeout(`${r.message}; retry with the same Idempotency-Key${request?.idempotencyKey ? '' : ' (this request had none)'}`);
+    case 'index':
+      return reply.timeout('internal: a read index is not a reply');
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * POST /peer/:type — the inbound half of the peer protocol.
+ *
+ * Order matters: injected inbound faults first (a cut link delivers nothing), then the header
+ * checks, then the body is read (bounded), then its HMAC is verified, and only then is it
+ * decoded and handed to the topology. Errors are JSON `{"error": {"code", "message"}}`:
+ * 401 `unauthenticated` (missing/forged signature, stale timestamp, unknown sender, wrong
+ * destination), 400 `bad_request` (bad type, undecodable msgpack, handler's BadRequestError),
+ * 413 `too_large`, 500 `internal`. A successful reply is msgpack of the handler's return value.
+ */
+import type { Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import type { IncomingMessage } from 'node:http';
+import { pack, unpack } from 'msgpackr';
+import { BadRequestError, type Logger, type NodeId } from '@playground/core';
+import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS, isFreshTimestamp, type PeerSigner } from './auth.js';
+import type { FaultInjector } from './faults.js';
+import { errorResponse } from './http-errors.js';
+import type { TransportMetrics } from './metrics.js';
+
+/** A blackholed inbound request is held at most this long, then its socket is destroyed. */
+export const INBOUND_BLACKHOLE_MAX_MS = 30_000;
+
+const TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export interface PeerRouteOptions {
+  readonly self: NodeId;
+  readonly peerIds: ReadonlySet<NodeId>;
+  readonly signer: PeerSigner | null;
+  readonly faults: FaultInjector;
+  readonly metrics: TransportMetrics;
+  readonly maxPeerBodyBytes: number;
+  readonly log: Logger;
+  readonly onPeerMessage: (from: NodeId, type: string, body: unknown) => Promise<unknown>;
+  /** Held (blackholed) requests, released on close. */
+  readonly held: Set<() => void>;
+}
+
+export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response> {
+  return async (c) => {
+    const type = c.req.param('type') ?? '';
+    const from = c.req.header(PEER_HEADER_FROM) ?? '';
+    const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+
+    const fault = o.peerIds.has(from) ? o.faults.inbound(from) : null;
+    if (fault !== null && incoming !== undefined) {
+      o.metrics.peerDropped.labels(from, TYPE_PATTERN.test(type) ? type : 'invalid', 'in', fault).inc();
+      if (fault === 'blackhole') await hold(incoming, o.held);
+      incoming.socket.destroy(); // reject: at once, like a dead process
+      return c.body(null, 503);
+    }
+
+    if (!TYPE_PATTERN.test(type)) return errorResponse(c, 400, 'bad_request', `type: must match ${TYPE_PATTERN.source}`);
+    if (!o.peerIds.has(from)) return errorResponse(c, 401, 'unauthenticated', `${PEER_HEADER_FROM}: ${JSON.stringify(from)} is not a member`);
+    const to = c.req.header(PEER_HEADER_TO) ?? '';
+    if (to !== o.self) {
+      return errorResponse(c, 401, 'unauthenticated', `message addressed to ${JSON.stringify(to)} but this is ${o.self}; check the peer lists`);
+    }
+    const ts = c.req.header(PEER_HEADER_TS) ?? '';
+    if (o.signer !== null && !isFreshTimestamp(ts, Date.now())) {
+      return errorResponse(c, 401, 'unauthenticated', `${PEER_HEADER_TS}: missing or more than 5 minutes from this node's clock`);
+    }
+
+    const bytes = await readBody(c, incoming, o.maxPeerBodyBytes);
+    if (bytes === null) return errorResponse(c, 413, 'too_large', `peer message over ${o.maxPeerBodyBytes} bytes`);
+
+    if (o.signer !== null) {
+      const sig = c.req.header(PEER_HEADER_SIG) ?? '';
+      if (!o.signer.verify(from, to, type, ts, bytes, sig)) {
+        return errorResponse(c, 401, 'unauthenticated', `${PEER_HEADER_SIG}: missing or invalid HMAC`);
+      }
+    }
+
+    let body: unknown;
+    try {
+      body = unpack(bytes);
+    } catch (e) {
+      return errorResponse(c, 400, 'bad_request', `body: not valid msgpack: ${(e as Error).message}`);
+    }
+    o.metrics.peerReceived.labels(from, type).inc();
+
+    let result: unknown;
+    try {
+      result = await o.onPeerMessage(from, type, body);
+    } catch (e) {
+      if (e instanceof BadRequestError) return errorResponse(c, 400, 'bad_request', e.message);
+      o.log.error('peer handler failed', { from, type, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+      return errorResponse(c, 500, 'internal', `handler for ${type} failed`);
+    }
+    return c.body(pack(result) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/msgpack' });
+  };
+}
+
+/** Holds a blackholed request until its sender gives up, the bound passes or the server closes. */
+function hold(incoming: IncomingMessage, held: Set<() => void>): Promise<void> {
+  return new Promise((resolve) => {
+    const release = (): void => {
+      clearTimeout(timer);
+      incoming.socket.off('close', release);
+      held.delete(release);
+      resolve();
+    };
+    const timer = setTimeout(release, INBOUND_BLACKHOLE_MAX_MS);
+    timer.unref();
+    incoming.socket.once('close', release);
+    held.add(release);
+  });
+}
+
+/** The raw body, or null past the bound. Reads the node stream directly (no Request object). */
+async function readBody(c: Context, incoming: IncomingMessage | undefined, maxBytes: number): Promise<Uint8Array | null> {
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > maxBytes) return null;
+  if (incoming === undefined) {
+    // app.request() in tests: no node stream.
+    const buf = new Uint8Array(await c.req.arrayBuffer());
+    return buf.byteLength > maxBytes ? null : buf;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) return null;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
