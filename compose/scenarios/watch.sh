@@ -11,10 +11,12 @@ while true; do
       printf '  %s  down or unreachable\n' "$n"
       continue
     fi
-    count="$(curl -s -m 2 "$(url_of "$n")/count?consistency=local" | sed -n 's/.*"value":\(-\{0,1\}[0-9]*\).*/\1/p')"
+    topo="$(json_field "$s" topology)"
+    query=''; [[ "$topo" == raft ]] && query='?consistency=local'   # a stale-but-instant read
+    count="$(curl -s -m 2 "$(url_of "$n")/count$query" | sed -n 's/.*"value":\(-\{0,1\}[0-9]*\).*/\1/p')"
     net=peers; on_peers_network "$n" || net='CUT OFF'
     printf '  %s  %-8s role=%-9s term=%-4s leader=%-4s count=%-6s network=%s\n' "$n" \
-      "$(json_field "$s" topology)" "$(json_field "$s" role)" \
+      "$topo" "$(json_field "$s" role)" \
       "$(sed -n 's/.*"term":\([0-9]*\).*/\1/p' <<<"$s")" "$(json_field "$s" leader)" "${count:-?}" "$net"
   done
   sleep 1

@@ -27,7 +27,7 @@ describe('checkFinalConvergence (Maelstrom counter rule)', () => {
     const above = checkFinalConvergence(finals(34, 34, 34), ops);
     expect(above.summary).toMatch(/1 above the most reachable 33/);
     expect(above.details?.duplicatedTotal).toBe(1);
-    // 43 = 3 + 20 + 20: the 20 twice, inside the range but not reachable.
+    // 4 lies inside [3, 33] but is not 3 plus a subset of {10, 20}.
     expect(checkFinalConvergence(finals(4, 4, 4), ops).summary).toMatch(/not the acknowledged 3 plus any subset/);
   });
 
@@ -53,7 +53,7 @@ describe('checkFinalConvergence (Maelstrom counter rule)', () => {
 
 describe('subsetSumReaches', () => {
   it('uses a range for equal deltas and a knapsack otherwise', () => {
-    expect(subsetSumReaches(new Array(1_000_000).fill(1), 777_777)).toBe('yes');
+    expect(subsetSumReaches(new Array(100_000).fill(1), 77_777)).toBe('yes');
     expect(subsetSumReaches([3, 3, 3], 7)).toBe('no');
     expect(subsetSumReaches([5, -2, 7], 3)).toBe('yes');
     expect(subsetSumReaches([5, -2, 7], 4)).toBe('no');

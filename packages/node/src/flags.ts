@@ -35,11 +35,14 @@ export function readFlags(
   env: NodeJS.ProcessEnv,
   envOf: (flag: string) => string = envName,
 ): Map<string, string | boolean> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const spec of specs) options[spec.name] = { type: spec.type };
+  // Booleans are parsed as strings so that `--fsync false`, `--fsync=false`, `--no-fsync` and a
+  // bare `--fsync` all work, as users expect of a knob.
+  const options: Record<string, { type: 'string' }> = {};
+  for (const spec of specs) options[spec.name] = { type: 'string' };
+  const booleans = new Set(specs.filter((s) => s.type === 'boolean').map((s) => s.name));
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: normalizeBooleans(argv, booleans), options, strict: true, allowPositionals: false });
   } catch (e) {
     throw new UsageError(cleanParseError((e as Error).message));
   }
@@ -47,7 +50,13 @@ export function readFlags(
   for (const spec of specs) {
     const given = parsed.values[spec.name];
     if (given !== undefined) {
-      values.set(spec.name, given as string | boolean);
+      if (spec.type === 'boolean') {
+        const b = parseBool(String(given));
+        if (b === undefined) throw new UsageError(`--${spec.name} ${String(given)}: expected true or false`);
+        values.set(spec.name, b);
+      } else {
+        values.set(spec.name, given as string);
+      }
       continue;
     }
     const fromEnv = env[envOf(spec.name)];
@@ -61,6 +70,28 @@ export function readFlags(
     }
   }
   return values;
+}
+
+function normalizeBooleans(argv: readonly string[], booleans: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : null;
+    if (name !== null && booleans.has(name)) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        out.push(`--${name}=${next}`);
+        i++;
+      } else {
+        out.push(`--${name}=true`);
+      }
+    } else if (name !== null && name.startsWith('no-') && booleans.has(name.slice(3))) {
+      out.push(`--${name.slice(3)}=false`);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 function cleanParseError(message: string): string {

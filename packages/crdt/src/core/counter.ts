@@ -437,8 +437,10 @@ export class CounterCrdt {
     for (const group of groups) {
       const first = group[0];
       if (!first) continue;
+      const held = this.tombstones.get(first.idem) ?? [];
+      const added = group.filter((d) => !held.some((h) => h.origin === d.origin && h.seq === d.seq));
       this.tombstones.delete(first.idem);
-      this.tombstones.set(first.idem, [...group]);
+      this.tombstones.set(first.idem, [...held, ...added]);
       this.invalidateIdem(first.idem);
     }
     this.evictTombstones();

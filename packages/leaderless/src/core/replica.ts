@@ -76,7 +76,7 @@ export class Replica {
     if (obj.mode === 'merge') {
       const dots = msg.version.d ?? [];
       duplicate = dots.length > 0 && dots.every(([id]) => obj.hasDot(id));
-      if (!duplicate && !recovering && obj.dotCount() >= this.config.dotsMax) {
+      if (dots.length > 0 && !duplicate && !recovering && obj.dotCount() >= this.config.dotsMax) {
         return { reply: { status: 'refused', reason: 'dots_full' }, effects: { changed: false } };
       }
       siblingsCollapsed = obj.join({ clock: msg.version.c, crdt: CounterCrdt.fromWire(msg.version) }, this.config.siblingsMax);

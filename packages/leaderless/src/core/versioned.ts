@@ -28,8 +28,10 @@ export type VersionWire = { c: VClock } & CounterWire & { v?: number; t?: number
 /** Why an LWW replica threw a write's value away (the lesson the `lww` mode teaches). */
 export type LwwLoss = 'concurrent' | 'skew';
 
+/** Canonical text of a clock; zero entries are absent entries (equal clocks, equal text). */
 function clockText(clock: VClock): string {
   return Object.keys(clock)
+    .filter((node) => clock[node] !== 0)
     .sort()
     .map((node) => `${node}:${clock[node]}`)
     .join(',');

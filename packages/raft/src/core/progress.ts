@@ -72,6 +72,11 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last CheckQuorum round (dissertation §6.2). */
   recentActive = false;
+  /**
+   * A heartbeat answer came while the follower lags: send an append even if everything was
+   * already sent once, because those appends may have been lost (etcd does the same).
+   */
+  resendRequested = false;
   private readonly inflights: Inflights;
 
   constructor(next: number, maxInflightAppends: number) {
@@ -119,6 +124,7 @@ export class Progress {
 
   onHeartbeatResponse(): void {
     this.recentActive = true;
+    this.resendRequested = true;
     if (this.state === 'probe') this.probeSent = false;
     else if (this.inflights.full) this.inflights.freeFirst();
   }

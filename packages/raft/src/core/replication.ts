@@ -42,15 +42,6 @@ export class Replication {
     this.heartbeatRequested = true;
   }
 
-  /** Whether flush() would send anything. */
-  hasWork(log: RaftLog): boolean {
-    if (this.commitAdvanced || this.heartbeatRequested) return true;
-    for (const pr of this.progress.values()) {
-      if (pr.state === 'probe' ? !pr.probeSent : !pr.paused && pr.next <= log.lastIndex) return true;
-    }
-    return false;
-  }
-
   flush(log: RaftLog, term: number, readContext: string | null, send: (m: Message) => void): void {
     for (const [id, pr] of this.progress) {
       let sentAppend = false;
@@ -64,7 +55,13 @@ export class Replication {
           this.sendAppend(id, pr, log, term, send);
           sentAppend = true;
         }
+        // All sent, yet the follower lags: re-probe at next - 1; a rejection sends it back to probe.
+        if (!sentAppend && pr.resendRequested && !pr.paused && pr.match < log.lastIndex) {
+          this.sendAppend(id, pr, log, term, send);
+          sentAppend = true;
+        }
       }
+      pr.resendRequested = false;
       if (this.heartbeatRequested || (this.commitAdvanced && !sentAppend)) {
         this.sendHeartbeat(id, pr, log, term, readContext, send);
       }

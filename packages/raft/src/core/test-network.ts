@@ -8,13 +8,21 @@ import type { NodeId } from '@playground/core';
 import { RAFT_DEFAULTS } from './config.js';
 import type { RaftConfig, RaftRestoreState } from './config.js';
 import { RaftCore } from './raft.js';
-import type { Command, Entry, Message, ReadState, Ready } from './types.js';
+import type { Command, Entry, HardState, Message, ReadState, Ready } from './types.js';
 
 export interface NetworkOptions {
   readonly ids?: readonly NodeId[];
   readonly seed?: number;
   readonly config?: Partial<Omit<RaftConfig, 'id' | 'peers' | 'rng'>>;
   readonly restored?: Readonly<Record<NodeId, RaftRestoreState>>;
+  /** Delivers each round's messages in a random order drawn from this seed. */
+  readonly reorderSeed?: number;
+}
+
+/** What a node's driver has made durable: restart() boots from it, as a real node would. */
+interface Disk {
+  hardState: HardState;
+  entries: Entry[];
 }
 
 export const EMPTY: RaftRestoreState = { hardState: { term: 0, vote: null, commit: 0 }, entries: [] };
@@ -40,15 +48,43 @@ export class Network {
   private readonly cut = new Set<string>();
   private readonly held = new Map<NodeId, Ready[]>();
   private queue: Message[] = [];
+  private readonly disks = new Map<NodeId, Disk>();
+  private readonly rng: Rng;
+  private readonly reorder: Rng | null;
 
-  constructor(options: NetworkOptions = {}) {
+  constructor(private readonly options: NetworkOptions = {}) {
     this.ids = options.ids ?? ['n1', 'n2', 'n3'];
-    const rng = new Rng(options.seed ?? 1);
+    this.rng = new Rng(options.seed ?? 1);
+    this.reorder = options.reorderSeed === undefined ? null : new Rng(options.reorderSeed);
     for (const id of this.ids) {
-      const config: RaftConfig = { ...RAFT_DEFAULTS, ...options.config, id, peers: this.ids, rng: rng.fork() };
-      this.nodes.set(id, new RaftCore(config, options.restored?.[id] ?? EMPTY));
-      this.applied.set(id, []);
-      this.readStates.set(id, []);
+      const restored = options.restored?.[id] ?? EMPTY;
+      this.disks.set(id, { hardState: restored.hardState, entries: [...restored.entries] });
+      this.boot(id);
+    }
+  }
+
+  /** Crash and recover: the node loses everything but its disk (and unpersisted Readys). */
+  restart(id: NodeId): void {
+    this.held.delete(id);
+    this.queue = this.queue.filter((m) => m.from !== id && m.to !== id);
+    this.boot(id);
+  }
+
+  private boot(id: NodeId): void {
+    const disk = this.disks.get(id) as Disk;
+    const config: RaftConfig = { ...RAFT_DEFAULTS, ...this.options.config, id, peers: this.ids, rng: this.rng.fork() };
+    this.nodes.set(id, new RaftCore(config, { hardState: disk.hardState, entries: [...disk.entries] }));
+    this.applied.set(id, []); // the state machine replays the log from index 1
+    this.readStates.set(id, []);
+  }
+
+  private persist(id: NodeId, ready: Ready): void {
+    const disk = this.disks.get(id) as Disk;
+    if (ready.hardState !== null) disk.hardState = ready.hardState;
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      disk.entries.length = first.index - 1; // an entry at an existing index overwrites the suffix
+      disk.entries.push(...ready.entries);
     }
   }
 
@@ -83,7 +119,10 @@ export class Network {
   releasePersistence(id: NodeId): void {
     const readys = this.held.get(id) ?? [];
     this.held.delete(id);
-    for (const ready of readys) this.node(id).advance(ready);
+    for (const ready of readys) {
+      this.persist(id, ready);
+      this.node(id).advance(ready);
+    }
     this.stabilize();
   }
 
@@ -99,11 +138,16 @@ export class Network {
         (this.readStates.get(id) as ReadState[]).push(...ready.readStates);
         this.queue.push(...ready.messages);
         const held = this.held.get(id);
-        if (held !== undefined) held.push(ready);
-        else node.advance(ready);
+        if (held !== undefined) {
+          held.push(ready);
+        } else {
+          this.persist(id, ready);
+          node.advance(ready);
+        }
       }
       const batch = this.queue;
       this.queue = [];
+      if (this.reorder !== null) this.reorder.shuffle(batch);
       for (const m of batch) {
         moved = true;
         if (this.cut.has(`${m.from}>${m.to}`) || !this.filters.every((f) => f(m))) continue;
