@@ -10,6 +10,7 @@
  */
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
+import { readBody } from './body.js';
 import type { IncomingMessage } from 'node:http';
 import { pack, unpack } from 'msgpackr';
 import { BadRequestError, type Logger, type NodeId } from '@playground/core';
@@ -105,23 +106,4 @@ function hold(incoming: IncomingMessage, held: Set<() => void>): Promise<void> {
     incoming.socket.once('close', release);
     held.add(release);
   });
-}
-
-/** The raw body, or null past the bound. Reads the node stream directly (no Request object). */
-async function readBody(c: Context, incoming: IncomingMessage | undefined, maxBytes: number): Promise<Uint8Array | null> {
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > maxBytes) return null;
-  if (incoming === undefined) {
-    // app.request() in tests: no node stream.
-    const buf = new Uint8Array(await c.req.arrayBuffer());
-    return buf.byteLength > maxBytes ? null : buf;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) return null;
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }

@@ -5,7 +5,6 @@
  */
 import type { Server } from 'node:http';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { matchedRoutes } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -18,6 +17,7 @@ import { errorResponse } from './http-errors.js';
 import { stderrLogger } from './log.js';
 import { createTransportMetrics, type TransportMetrics } from './metrics.js';
 import { PeerClient, type BreakerOptions } from './peer-client.js';
+import { readClientText } from './params.js';
 import { peerRoute } from './peer-route.js';
 
 export interface NodeServerOptions {
@@ -119,14 +119,6 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
   // The peer route has its own (larger) body bound, so it comes before the client one.
   app.post('/peer/:type', peerRoute({ self, peerIds, signer, faults, metrics, maxPeerBodyBytes, log, onPeerMessage: options.onPeerMessage, held }));
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: maxClientBodyBytes,
-      onError: (c) => errorResponse(c, 413, 'too_large', `request body over ${maxClientBodyBytes} bytes`),
-    }),
-  );
-
   app.get('/metrics', async (c) => c.text(await options.registry.metrics(), 200, { 'content-type': options.registry.contentType }));
 
   app.use('/admin/*', async (c, next) => {
@@ -137,7 +129,7 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
   });
   app.get('/admin/faults', (c) => c.json({ faults: faults.get() }));
   app.post('/admin/faults', async (c) => {
-    const text = await c.req.text();
+    const text = await readClientText(c, maxClientBodyBytes);
     let input: unknown;
     try {
       input = text.trim() === '' ? {} : JSON.parse(text);
