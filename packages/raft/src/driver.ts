@@ -69,6 +69,7 @@ export class RaftNode implements TopologyNode {
   private loopScheduled = false;
   private stopped = false;
   private lastLeader: NodeId | null = null;
+  private lastRole = 'follower';
   private fatal: Error | null = null;
 
   constructor(
@@ -218,6 +219,8 @@ export class RaftNode implements TopologyNode {
   }
 
   private onSoftState(leader: NodeId | null, role: string): void {
+    if (role !== 'leader' && this.lastRole === 'leader') this.reads.onLostLeadership(leader);
+    this.lastRole = role;
     if (leader !== this.lastLeader) {
       this.ctx.log.info(leader === null ? 'no leader' : `leader is ${leader}`, { term: this.core.term, role });
       if (leader !== null) this.metrics.leaderChanges.inc();

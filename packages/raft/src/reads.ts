@@ -123,6 +123,20 @@ export class ReadQueue {
     for (const w of this.appliedWaiters) if (w.index <= applied) w.resolve(true);
   }
 
+  /**
+   * This node stopped leading: the core dropped its pending reads, so their rounds will never be
+   * confirmed. Nothing was served from them; tell their waiters at once (they may retry).
+   */
+  onLostLeadership(leader: string | null): void {
+    const reply: ForwardReply = { kind: 'not_leader', leader };
+    const waiters = [...(this.inFlight?.waiters ?? []), ...this.next];
+    this.inFlight = null;
+    this.next = [];
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const w of waiters) w(reply);
+  }
+
   failAll(): void {
     const reply: ForwardReply = { kind: 'unavailable', message: 'this node is stopping' };
     for (const w of this.next) w(reply);

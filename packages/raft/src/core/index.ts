@@ -3,5 +3,5 @@ export * from './types.js';
 export { RAFT_DEFAULTS, quorumOf } from './config.js';
 export type { RaftConfig, RaftRestoreState } from './config.js';
 export { RaftCore } from './raft.js';
-export type { NotLeader, RaftStatus, ReadIndexError } from './raft.js';
+export type { NotLeader, RaftStatus, ReadIndexError } from './status.js';
 export type { ProgressState, ProgressView } from './progress.js';

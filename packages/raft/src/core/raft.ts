@@ -2,16 +2,16 @@ import { assert, err, ok } from '@playground/core';
 import type { NodeId, Result } from '@playground/core';
 import { quorumOf, validateConfig } from './config.js';
 import type { RaftConfig, RaftRestoreState } from './config.js';
+import { receiveAppend, receiveHeartbeat } from './follower.js';
 import { RaftLog } from './log.js';
 import type { ProgressView } from './progress.js';
+import type { NotLeader, RaftStatus, ReadIndexError } from './status.js';
 import { ReadIndexQueue } from './read-index.js';
 import { Replication } from './replication.js';
 import type {
-  AppendRequest,
   Command,
   Entry,
   HardState,
-  Heartbeat,
   Message,
   ReadState,
   Ready,
@@ -20,25 +20,6 @@ import type {
   VoteRequest,
   VoteResponse,
 } from './types.js';
-
-export type NotLeader = { readonly kind: 'not_leader'; readonly leader: NodeId | null };
-export type ReadIndexError = NotLeader | { readonly kind: 'not_ready' } | { readonly kind: 'overloaded' };
-
-export interface RaftStatus {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: number;
-  readonly vote: NodeId | null;
-  readonly leader: NodeId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly persistedIndex: number;
-  readonly lastIndex: number;
-  readonly lastTerm: number;
-  readonly pendingReads: number;
-  /** Leader only: the leader's view of each follower. */
-  readonly progress: Record<NodeId, ProgressView> | null;
-}
 
 /**
  * The pure Raft core (sans-I/O, etcd-io/raft style). The driver feeds it ticks, peer messages
@@ -137,8 +118,14 @@ export class RaftCore {
       lastIndex: this.log.lastIndex,
       lastTerm: this.log.lastTerm,
       pendingReads: this.reads?.size ?? 0,
-      progress: this.replication?.views() ?? null,
+      progress: this.replication === null ? null : { ...this.replication.views(), [this.id]: this.selfProgress() },
     };
+  }
+
+  /** The leader's own row: it matches through what its driver has persisted. */
+  private selfProgress(): ProgressView {
+    const match = this.log.persistedIndex;
+    return { match, next: this.log.lastIndex + 1, state: 'replicate', inflight: 0, recentActive: true };
   }
 
   // ---- inputs ----
@@ -193,7 +180,9 @@ export class RaftCore {
   }
 
   step(m: Message): void {
+    // Not for us, or not from a member, or no sane term: ignore (the wire layer validates the rest).
     if (m.to !== this.id || m.from === this.id || !this.peerSet.has(m.from)) return;
+    if (!Number.isSafeInteger(m.term) || m.term < 0) return;
     if (m.term > this.currentTerm) {
       if ((m.type === 'vote' || m.type === 'prevote') && this.inLease()) return;
       if (m.type === 'prevote' || (m.type === 'prevote_resp' && m.granted)) {
@@ -220,8 +209,12 @@ export class RaftCore {
         if (this.currentRole !== 'follower') this.becomeFollower(this.currentTerm, m.from);
         this.currentLeader = m.from;
         this.electionElapsed = 0;
-        if (m.type === 'app') this.handleAppend(m);
-        else this.handleHeartbeat(m);
+        if (m.type === 'app') {
+          const answer = receiveAppend(this.log, m, this.currentTerm);
+          if (answer !== null) this.send(answer);
+        } else {
+          this.send(receiveHeartbeat(this.log, m, this.currentTerm));
+        }
         return;
       case 'app_resp':
         if (this.replication === null) return;
@@ -444,41 +437,6 @@ export class RaftCore {
     }
   }
 
-  // ---- log replication, follower side (§5.3) ----
-
-  private handleAppend(m: AppendRequest): void {
-    if (!wellFormed(m)) return;
-    const reply = (reject: boolean, index: number, hintTerm = 0, hintIndex = 0): void =>
-      this.send({ type: 'app_resp', from: this.id, to: m.from, term: this.currentTerm, reject, index, hintTerm, hintIndex });
-    const commit = this.log.commitIndex;
-    if (m.prevIndex < commit) {
-      // Everything through commit already matches any leader's log (Leader Completeness, §5.4).
-      reply(false, commit);
-      return;
-    }
-    const termAtPrev = this.log.termAt(m.prevIndex);
-    if (termAtPrev === m.prevTerm) {
-      this.log.appendFromLeader(m.entries);
-      const lastNew = m.prevIndex + m.entries.length;
-      this.log.commitTo(Math.min(m.commit, lastNew));
-      reply(false, lastNew); // leaves only after the entries are durable (same Ready)
-      return;
-    }
-    // Fast backup: name our conflicting term and where it starts, so the leader skips it whole.
-    if (termAtPrev === undefined) {
-      reply(true, m.prevIndex, 0, this.log.lastIndex + 1);
-    } else {
-      assert(m.prevIndex > commit, () => `committed entry ${m.prevIndex} differs from the leader's`);
-      const hintIndex = Math.max(this.log.firstIndexOfTerm(termAtPrev), commit + 1);
-      reply(true, m.prevIndex, termAtPrev, hintIndex);
-    }
-  }
-
-  private handleHeartbeat(m: Heartbeat): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex));
-    this.send({ type: 'hb_resp', from: this.id, to: m.from, term: this.currentTerm, context: m.context });
-  }
-
   // ---- leader ----
 
   /** §5.4.2: advance commitIndex to the quorum's durable match, only for an entry of this term. */
@@ -517,14 +475,4 @@ export class RaftCore {
     const s = this.handedSoftState;
     return s.role !== this.currentRole || s.leader !== this.currentLeader;
   }
-}
-
-/** Entries must follow prevIndex contiguously and carry terms no newer than the sender's. */
-function wellFormed(m: AppendRequest): boolean {
-  if (!Number.isInteger(m.prevIndex) || m.prevIndex < 0 || !(m.commit >= 0)) return false;
-  for (let i = 0; i < m.entries.length; i++) {
-    const e = m.entries[i] as Entry;
-    if (e.index !== m.prevIndex + 1 + i || !(e.term >= 1 && e.term <= m.term)) return false;
-  }
-  return true;
 }

@@ -35,6 +35,14 @@ describe('log replication (Raft §5.3)', () => {
     for (const id of net.ids) expect(net.applied.get(id)).toEqual(reference);
   });
 
+  it('followers learn a new commit index at once, not at the next heartbeat', () => {
+    const net = new Network();
+    const leader = net.elect('n1');
+    leader.propose(incr());
+    net.stabilize(); // no tick: no heartbeat
+    for (const node of net.nodes.values()) expect(node.commitIndex).toBe(2);
+  });
+
   it('a follower acknowledges in the same Ready that carries the entries to persist', () => {
     const node = new RaftCore({ ...RAFT_DEFAULTS, id: 'n2', peers: ['n1', 'n2', 'n3'], rng: new Rng(1) }, EMPTY);
     const entries: Entry[] = [{ term: 1, index: 1, command: null }];
@@ -45,6 +53,16 @@ describe('log replication (Raft §5.3)', () => {
     expect(ready.messages).toEqual([
       { type: 'app_resp', from: 'n2', to: 'n1', term: 1, reject: false, index: 1, hintTerm: 0, hintIndex: 0 },
     ]);
+  });
+
+  it('a follower commits no further than the last entry the leader vouched for (Figure 2)', () => {
+    // n2 still holds two uncommitted entries of term 2 that the leader of term 3 never wrote.
+    const node = new RaftCore(
+      { ...RAFT_DEFAULTS, id: 'n2', peers: ['n1', 'n2', 'n3'], rng: new Rng(1) },
+      { hardState: { term: 2, vote: null, commit: 1 }, entries: logOfTerms([1, 1, 2, 2]) },
+    );
+    node.step({ type: 'app', from: 'n1', to: 'n2', term: 3, prevIndex: 2, prevTerm: 1, entries: [], commit: 4 });
+    expect(node.commitIndex).toBe(2);
   });
 
   it('a follower’s conflicting suffix is overwritten by the leader’s log', () => {

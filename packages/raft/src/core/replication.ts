@@ -20,7 +20,7 @@ export interface ReplicationLimits {
  */
 export class Replication {
   private readonly progress = new Map<NodeId, Progress>();
-  /** commitIndex moved: followers not otherwise sent anything this round get a heartbeat. */
+  /** commitIndex moved: followers not otherwise sent anything this round get a commit update. */
   private commitAdvanced = false;
   /** A ReadIndex request arrived: send a heartbeat with its context at once (§6.4). */
   private heartbeatRequested = false;
@@ -62,8 +62,10 @@ export class Replication {
         }
       }
       pr.resendRequested = false;
-      if (this.heartbeatRequested || (this.commitAdvanced && !sentAppend)) {
+      if (this.heartbeatRequested) {
         this.sendHeartbeat(id, pr, log, term, readContext, send);
+      } else if (this.commitAdvanced && !sentAppend && pr.state === 'replicate') {
+        this.sendCommitUpdate(id, pr, log, term, send);
       }
     }
     this.commitAdvanced = false;
@@ -149,6 +151,16 @@ export class Replication {
     const entries = last > prevIndex ? log.slice(pr.next, last) : [];
     send({ type: 'app', from: this.self, to, term, prevIndex, prevTerm, entries, commit: log.commitIndex });
     pr.onSent(last, entries.length);
+  }
+
+  /**
+   * Tells a follower the new commitIndex without waiting for the next heartbeat: an empty
+   * append anchored at its match, which it surely holds, so it cannot be rejected and does not
+   * disturb the pipeline (an answer at match is a no-op for the leader).
+   */
+  private sendCommitUpdate(to: NodeId, pr: Progress, log: RaftLog, term: number, send: (m: Message) => void): void {
+    const prevTerm = log.termAt(pr.match) as number;
+    send({ type: 'app', from: this.self, to, term, prevIndex: pr.match, prevTerm, entries: [], commit: log.commitIndex });
   }
 
   private sendHeartbeat(

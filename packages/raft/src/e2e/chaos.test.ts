@@ -5,8 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng } from '@playground/core';
+import { checkCounterBounds, checkLinearizable, checkNoDuplicates } from '@playground/checkers';
 import { TestCluster, waitFor } from '@playground/node/testing';
-import { findLeader, incrementWithRetries, runConcurrently, type Acked } from './client.js';
+import { HistoryRecorder, findLeader, incrementWithRetries, runConcurrently, type Acked } from './client.js';
 
 const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
 
@@ -42,11 +43,25 @@ describe('Raft chaos: kill -9 the leader under load', () => {
     };
 
     const deadlineMs = Date.now() + 60_000;
+    const history = new HistoryRecorder();
+    let writing = true;
+    // Five readers issue linearizable reads through random nodes for the whole run.
+    const readers = Array.from({ length: 5 }, async (_, r) => {
+      while (writing) {
+        const node = rng.pick(c.liveNodes.length > 0 ? c.liveNodes : c.nodes).id;
+        const invokeMs = history.now();
+        const res = await c.count(node, {}, 3000);
+        history.record({ process: `reader-${r}`, node, key: 'counter', type: 'read', invokeMs, completeMs: history.now() }, res);
+        if (res.status !== 200) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
     const results: Acked[] = await runConcurrently(total, 50, async (i) => {
-      const result = await incrementWithRetries(c, rng, `chaos-${SEED}-${i}`, { deadlineMs });
+      const result = await incrementWithRetries(c, rng, `chaos-${SEED}-${i}`, { deadlineMs, history, process: i % 50 });
       onAck();
       return result;
     });
+    writing = false;
+    await Promise.all(readers);
     await chaos;
     expect(killed).toHaveLength(2);
 
@@ -54,6 +69,19 @@ describe('Raft chaos: kill -9 the leader under load', () => {
     // increments must have distinct indexes (a double apply would show as two).
     const indexes = new Set(results.map((r) => r.response.body.index as number));
     expect(indexes.size).toBe(total);
+
+    // The history, judged by the same checkers the simulator and the bench use.
+    const reads = history.ops.filter((o) => o.type === 'read' && o.outcome === 'ok');
+    expect(reads.length, 'linearizable reads that succeeded during the run').toBeGreaterThan(50);
+    const checkStartedMs = performance.now();
+    for (const verdict of [
+      checkLinearizable(history.ops, { timeBudgetMs: 20_000 }),
+      checkCounterBounds(history.ops),
+      checkNoDuplicates(history.ops),
+    ]) {
+      expect(verdict.valid, `${verdict.checker}: ${verdict.summary}`).toBe(true);
+    }
+    console.log(`checked ${history.ops.length} operations in ${(performance.now() - checkStartedMs).toFixed(0)} ms`);
 
     const live = c.liveNodes.map((n) => n.id);
     expect(live).toHaveLength(2);
