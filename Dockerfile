@@ -35,7 +35,6 @@ RUN mkdir -p /data && chown node:node /data
 ENV HOST=0.0.0.0 \
     DATA_DIR=/data
 USER node
-EXPOSE 8001
 
 HEALTHCHECK --interval=3s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "compose/healthcheck.mjs"]

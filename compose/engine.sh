@@ -37,6 +37,12 @@ start_engine() {
   fi
   install_packages
   local logfile="${DOCKERD_LOG:-/tmp/playground-dockerd.log}"
+  # dockerd rewrites the host's firewall (NAT for its bridges, FORWARD policy DROP) and adds
+  # a docker0 bridge, and leaves both behind when it stops: note the state to put back.
+  local saved; saved="$(mktemp /tmp/playground-engine-iptables.XXXXXX)"
+  iptables-save >"$saved" 2>/dev/null || : >"$saved"
+  local had_docker0=no
+  ip link show docker0 >/dev/null 2>&1 && had_docker0=yes
   log "starting dockerd (log: $logfile)"
   # setsid: its own session, so stopping a caller's process group does not take it down
   # half-way, and `stop` can signal exactly this pid.
@@ -57,6 +63,8 @@ start_engine() {
     fi
     sleep 0.5
   done
+  mv "$saved" "/tmp/playground-engine-$pid.iptables"
+  echo "$had_docker0" >"/tmp/playground-engine-$pid.docker0"
   echo "$pid"
 }
 
@@ -75,6 +83,26 @@ stop_engine() {
     fi
     sleep 0.2
   done
+  restore_host "$pid"
+}
+
+# Put back the firewall as it was before this dockerd, and remove the docker0 bridge it made.
+restore_host() {
+  local pid="$1" saved="/tmp/playground-engine-$1.iptables" marker="/tmp/playground-engine-$1.docker0"
+  if [[ -f "$saved" ]]; then
+    if [[ -s "$saved" ]]; then
+      iptables-restore <"$saved" || log "could not restore the firewall from $saved"
+    else # nothing was there before: empty every table dockerd filled
+      iptables -t nat -F && iptables -t nat -X
+      iptables -t filter -F && iptables -t filter -X && iptables -P FORWARD ACCEPT
+    fi
+    rm -f "$saved"
+  fi
+  if [[ -f "$marker" ]]; then
+    [[ "$(cat "$marker")" == no ]] && ip link delete docker0 2>/dev/null
+    rm -f "$marker"
+  fi
+  return 0
 }
 
 case "${1:-}" in

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for compose/test.sh (sourced). Client requests go to 127.0.0.1 only.
 # shellcheck disable=SC2034
 
@@ -45,13 +46,15 @@ count_status() { # node query -> HTTP status of GET /count
 ACKED=0
 UNKNOWN=0
 KEY_SEQ=0
-next_key() { KEY_SEQ=$((KEY_SEQ + 1)); echo "test-$$-$KEY_SEQ"; }
+RUN_ID="$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')"
+# Sets KEY (not printed: a $(...) subshell would lose the sequence and repeat keys).
+next_key() { KEY_SEQ=$((KEY_SEQ + 1)); KEY="test-$RUN_ID-$BASHPID-$KEY_SEQ"; }
 
 # Increment until acknowledged, retrying with the SAME Idempotency-Key (so a retry after a
 # timeout is never counted twice), for at most `seconds`. 0 if acknowledged.
 incr_acked() { # node query seconds
   local key code deadline=$((SECONDS + $3))
-  key="$(next_key)"
+  next_key; key="$KEY"
   while true; do
     code="$(incr "$1" "$2" "$key")"
     if [[ "$code" == 200 ]]; then ACKED=$((ACKED + 1)); return 0; fi
@@ -70,7 +73,8 @@ incr_acked() { # node query seconds
 LAST_CODE=''
 incr_refused() { # node query
   local code
-  code="$(incr "$1" "$2" "$(next_key)")"
+  next_key
+  code="$(incr "$1" "$2" "$KEY")"
   LAST_CODE="$code"
   case "$code" in
     200) ACKED=$((ACKED + 1)) ;;
@@ -102,7 +106,7 @@ values_line() { # query node... -> "n1=5 n2=5 n3=?"
 health_of() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$(container_of "$1")" 2>/dev/null; }
 healthy() { local n; for n in "$@"; do [[ "$(health_of "$n")" == healthy ]] || return 1; done; }
 last_health_output() {
-  docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$(container_of "$1")" 2>/dev/null | tail -n 1
+  docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$(container_of "$1")" 2>/dev/null | grep . | tail -n 1
 }
 running() { [[ "$(docker inspect -f '{{.State.Running}}' "$(container_of "$1")" 2>/dev/null)" == true ]]; }
 
@@ -117,4 +121,9 @@ leader_among() { # node...
   done
   local m; for m in "$@"; do [[ "$m" == "$first" ]] && return 0; done
   return 1
+}
+
+# "= acknowledged" when nothing was in doubt, else the bounds the value had to fall within.
+tally() {
+  if ((UNKNOWN == 0)); then echo "= the $ACKED acknowledged"; else echo "acknowledged $ACKED, plus $UNKNOWN unknown outcome(s) that may count"; fi
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The compose clusters, tested for real: bash compose/test.sh   (as root; ~5 min)
+# The compose clusters, tested for real: bash compose/test.sh   (as root; ~4 min)
 #
 # For each topology (TEST_TOPOLOGIES="raft leaderless crdt"): bring up 3 containers, run the
 # seed's curls, cut one node off at the network level (docker network disconnect), kill -9 and
 # restart a node, kill -9 the whole cluster and restart it from its volumes, and check what the
-# topology promises. Before that, bad input: a node without a secret, with a malformed peer list,
-# and with peers that never come up.
+# topology promises; then the bench harness (npm run bench -- --endpoints) against the
+# containers. Before that, bad input: a node without a secret, with a malformed peer list, and
+# with peers that never come up. Its cluster is named playground-test-* on free ports, so a
+# playground cluster of yours, running or stopped, is left alone.
 #
 # Installs and starts a Docker engine only when none answers, and stops only the one it started.
 # Always tears down its containers, networks, volumes and the images it made (KEEP_IMAGES=1
@@ -16,8 +18,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 started_at=$SECONDS
-TOPOLOGIES=(${TEST_TOPOLOGIES:-raft leaderless crdt})
+read -r -a TOPOLOGIES <<<"${TEST_TOPOLOGIES:-raft leaderless crdt}"
 PROJECT=playground-test
+export PLAYGROUND_NAME=playground-test   # its own containers, networks and volumes: never yours
 export PLAYGROUND_IMAGE=replication-playground:test
 export LOG; LOG="$(mktemp /tmp/playground-compose-test.XXXXXX.log)"
 export RESULTS_FILE; RESULTS_FILE="$(mktemp /tmp/playground-compose-results.XXXXXX)"
@@ -25,7 +28,6 @@ export CLUSTER_SECRET; CLUSTER_SECRET="test-$(od -An -tx1 -N16 /dev/urandom | tr
 
 source "$here/scenarios/lib.sh"
 source "$here/test-lib.sh"
-set +e +o pipefail; set -eu -o pipefail  # (lib.sh sets these too; state them here for the reader)
 
 engine_pid=none
 base_image=''
@@ -37,19 +39,21 @@ if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else C
 compose() { # topology args...
   local topology="$1"; shift
   TOPOLOGY="$topology" NODE_IMAGE="$base_image" \
-    "${COMPOSE[@]}" -p "$PROJECT" -f "$here/compose.yaml" "$@" >>"$LOG" 2>&1
+    "${COMPOSE[@]}" -p "$PROJECT" -f "$here/../compose.yaml" "$@" >>"$LOG" 2>&1
 }
 
 teardown() {
   local status=$?
   set +e
   for t in raft leaderless crdt; do compose "$t" down -v --remove-orphans --timeout 5; done
+  # Images this test built earlier and a rebuild left untagged.
+  docker image prune -f --filter label=playground.compose-test=1 >>"$LOG" 2>&1
   if [[ "${KEEP_IMAGES:-}" != 1 ]]; then
     docker image rm -f "$PLAYGROUND_IMAGE" >>"$LOG" 2>&1
     [[ "$imported_base" == yes ]] && docker image rm -f "$base_image" >>"$LOG" 2>&1
   fi
   local left
-  left="$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"; docker volume ls -q --filter name=playground-; docker network ls -q --filter name=playground-)"
+  left="$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"; docker volume ls -q --filter "name=$PLAYGROUND_NAME-"; docker network ls -q --filter "name=$PLAYGROUND_NAME-")"
   [[ -n "$left" ]] && echo "warning: left behind: $left"
   "$here/engine.sh" stop "$engine_pid"
   local passed failed
@@ -67,8 +71,14 @@ teardown() {
   echo "$passed passed, $failed failed"
   ((failed == 0 && status == 0)) || exit 1
 }
+part_pid=''
+on_signal() {
+  echo "  interrupted: tearing down"
+  [[ -n "$part_pid" ]] && kill -TERM "$part_pid" 2>/dev/null
+  exit 130
+}
 trap teardown EXIT
-trap 'exit 130' INT TERM
+trap on_signal INT TERM
 
 free_ports() { # three ports nobody listens on
   node -e '
@@ -81,19 +91,6 @@ free_ports() { # three ports nobody listens on
 # --- the engine and the images -------------------------------------------------------------
 echo "compose test: engine"
 engine_pid="$("$here/engine.sh" start 2>>"$LOG")" || { failed_early=yes; echo "  FAIL  no Docker engine"; exit 1; }
-refuse_to_touch_others() {
-  local c others=()
-  for c in playground-n1 playground-n2 playground-n3; do
-    docker inspect "$c" >/dev/null 2>&1 || continue
-    [[ "$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' "$c")" == "$PROJECT" ]] || others+=("$c")
-  done
-  if ((${#others[@]} > 0)); then
-    failed_early=yes
-    echo "  FAIL  a playground cluster is running here (${others[*]}); stop it first (cd compose && docker compose down)"
-    trap - EXIT; "$here/engine.sh" stop "$engine_pid"; exit 1
-  fi
-}
-refuse_to_touch_others
 read -r P1 P2 P3 <<<"$(free_ports)"
 export N1_PORT=$P1 N2_PORT=$P2 N3_PORT=$P3
 
@@ -103,7 +100,7 @@ docker image inspect playground/node-base:host >/dev/null 2>&1 || imported_base=
 base_image="$("$here/base-image.sh" 2>>"$LOG")"
 [[ "$imported_base" == maybe && "$base_image" == playground/node-base:host ]] && imported_base=yes
 [[ "$imported_base" == yes ]] || imported_base=no
-docker build --build-arg NODE_IMAGE="$base_image" -t "$PLAYGROUND_IMAGE" "$root" >>"$LOG" 2>&1 \
+docker build --label playground.compose-test=1 --build-arg NODE_IMAGE="$base_image" -t "$PLAYGROUND_IMAGE" "$root" >>"$LOG" 2>&1 \
   || { failed_early=yes; echo "  FAIL  docker build (see the log below)"; exit 1; }
 pass "image built on $base_image in $((SECONDS - t0)) s ($(docker image inspect -f '{{.Size}}' "$PLAYGROUND_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 
@@ -120,7 +117,7 @@ bad_input() {
   pass "no secret: exits $code and says: $(grep -i secret <<<"$out" | head -n 1 | cut -c1-120)"
 
   set +e
-  out="$(docker run --rm --network none -e TOPOLOGY=raft -e NODE_ID=n1 -e CLUSTER_SECRET=x -e 'PEERS=n1=n1.peers:8001,n2' "$PLAYGROUND_IMAGE" 2>&1)"
+  out="$(docker run --rm --network none -e TOPOLOGY=raft -e NODE_ID=n1 -e CLUSTER_SECRET=a-long-enough-secret -e 'PEERS=n1=n1.peers:8001,n2' "$PLAYGROUND_IMAGE" 2>&1)"
   code=$?
   set -e
   { [[ $code -eq 2 ]] && grep -q 'n2' <<<"$out"; } || fail "malformed peer list: exit $code, output: $(head -c 300 <<<"$out")"
@@ -128,12 +125,11 @@ bad_input() {
 
   # Peers that never come up: only n1 runs. It must stay up and its health check must name them.
   compose raft up -d --no-build n1
-  wait_for 30 bash -c "docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' playground-n1 | grep -q ."
+  wait_for 30 last_health_output n1
   local line; line="$(last_health_output n1)"
   { grep -q UNHEALTHY <<<"$line" && grep -q 'n2' <<<"$line"; } || fail "peers never up: health check says: $line"
-  running n1 || fail "peers never up: n1 exited: $(docker logs --tail 5 playground-n1 2>&1)"
+  running n1 || fail "peers never up: n1 exited: $(docker logs --tail 5 "$(container_of n1)" 2>&1)"
   pass "peers never up: n1 keeps running; health check says: $(cut -c1-150 <<<"$line")"
-  compose raft down -v --remove-orphans --timeout 5
 }
 
 # --- one topology ----------------------------------------------------------------------------
@@ -142,7 +138,8 @@ up_and_seed() { # topology
   compose "$1" up -d --no-build
   wait_for 90 healthy n1 n2 n3 || fail "$1: not healthy within 90 s: $(for n in n1 n2 n3; do echo "$n: $(last_health_output "$n")"; done)"
   pass "$1: 3 containers healthy in $((SECONDS - t0)) s"
-  local code; code="$(incr n1 '' "$(next_key)")"
+  next_key
+  local code; code="$(incr n1 '' "$KEY")"
   [[ "$code" == 200 ]] || fail "$1: seed: curl -X POST :8001/incr answered $code"
   ACKED=1
   local q=''; [[ "$1" == leaderless ]] && q='?r=2'
@@ -150,98 +147,136 @@ up_and_seed() { # topology
   pass "$1: seed curls: POST n1/incr -> 200, GET n2/count -> 1"
 }
 
+# The scenario scripts are what a student runs; the test drives the cluster through them.
+scenario() { "$here/scenarios/$1" "${@:2}" >>"$LOG" 2>&1; }
+
 partition_raft() {
   wait_for 10 leader_among n1 n2 n3 || fail "raft: no agreed leader"
   local leader; leader="$(current_leader)"
   mapfile -t majority < <(others_of "$leader")
-  disconnect_node "$leader"
+  local cut_at_ms; cut_at_ms="$(date +%s%3N)"
+  scenario isolate-leader.sh
+  wait_for 20 leader_among "${majority[@]}" || fail "raft: the majority ${majority[*]} elected no leader in 20 s"
+  local elected_ms=$(($(date +%s%3N) - cut_at_ms)) i
   incr_refused "$leader" ''
   [[ "$LAST_CODE" != 200 ]] || fail "raft: the cut-off leader $leader acknowledged an increment"
   local read; read="$(count_status "$leader" '')"
   [[ "$read" != 200 ]] || fail "raft: the cut-off leader $leader served a linearizable read"
-  pass "raft: cut-off leader $leader refuses: POST /incr -> $LAST_CODE, GET /count -> $read"
-  local t0=$SECONDS
-  wait_for 20 leader_among "${majority[@]}" || fail "raft: the majority ${majority[*]} elected no leader in 20 s"
-  local elected=$((SECONDS - t0)) i
+  pass "raft: isolate-leader.sh cut $leader off the network; it refuses: POST /incr -> $LAST_CODE, GET /count -> $read"
   for i in 1 2 3 4 5; do incr_acked "${majority[$((i % 2))]}" '' 10 || fail "raft: majority did not acknowledge"; done
-  pass "raft: majority ${majority[*]} elected $(current_leader) within ${elected} s and acknowledged 5 increments"
-  reconnect_node "$leader"
+  pass "raft: majority ${majority[*]} had leader $(current_leader) ${elected_ms} ms after the cut and acknowledged 5 increments"
+  scenario heal.sh
   wait_for 30 leader_among n1 n2 n3 || fail "raft: no common leader 30 s after heal"
   wait_for 30 converged '?consistency=local' n1 n2 n3 \
     || fail "raft: after heal counts are $(values_line '?consistency=local' n1 n2 n3), expected $ACKED..$((ACKED + UNKNOWN))"
   converged '' n1 n2 n3 || fail "raft: linearizable reads after heal: $(values_line '' n1 n2 n3)"
   local v; v="$(value_of n1 '')"
   [[ "$v" == "$ACKED" ]] || fail "raft: count $v after heal, expected exactly the $ACKED acknowledged (the cut-off leader's entry must be discarded)"
-  pass "raft: after heal every node counts exactly $v (= acknowledged)"
+  pass "raft: heal.sh: every node counts exactly $v (= acknowledged)"
+
+  # The same kind of cut through the admin fault API (what the bench harness uses): a follower.
+  local followers follower
+  mapfile -t followers < <(others_of "$(current_leader)")
+  follower="${followers[0]}"
+  scenario isolate-node.sh --admin "$follower"
+  incr_refused "$follower" ''
+  [[ "$LAST_CODE" != 200 ]] || fail "raft: follower $follower, cut off by /admin/faults, acknowledged an increment"
+  incr_acked "$(current_leader)" '' 10 || fail "raft: the leader's majority did not acknowledge with $follower cut off"
+  scenario heal.sh
+  wait_for 30 converged '?consistency=local' n1 n2 n3 \
+    || fail "raft: after the admin heal counts are $(values_line '?consistency=local' n1 n2 n3), expected $ACKED"
+  pass "raft: isolate-node.sh --admin $follower: it refuses ($LAST_CODE), the majority goes on; heal.sh: all count $ACKED"
 }
 
 kill_restart_raft() {
   local leader; leader="$(current_leader)"
   mapfile -t majority < <(others_of "$leader")
-  docker kill --signal KILL "$(container_of "$leader")" >>"$LOG"
+  scenario kill-node.sh leader
   wait_for 20 leader_among "${majority[@]}" || fail "raft: no new leader 20 s after killing $leader"
   local i; for i in 1 2 3; do incr_acked "${majority[$((i % 2))]}" '' 10 || fail "raft: survivors did not acknowledge"; done
-  docker start "$(container_of "$leader")" >>"$LOG"
+  scenario restart-node.sh "$leader"
   wait_for 60 healthy "$leader" || fail "raft: restarted $leader not healthy: $(last_health_output "$leader")"
   wait_for 30 converged '?consistency=local' n1 n2 n3 || fail "raft: after restart counts are $(values_line '?consistency=local' n1 n2 n3), expected $ACKED"
-  pass "raft: killed leader $leader (SIGKILL); survivors acknowledged 3; restarted, it caught up to $ACKED"
+  pass "raft: kill-node.sh leader ($leader, SIGKILL); survivors acknowledged 3; restart-node.sh: it caught up to $ACKED"
 }
 
 partition_leaderless() {
-  disconnect_node n3
+  scenario isolate-node.sh n3
   local i; for i in 1 2 3 4 5; do incr_acked n1 '?w=2' 10 || fail "leaderless: n1+n2 did not acknowledge w=2"; done
   incr_refused n3 '?w=2'
   [[ "$LAST_CODE" != 200 ]] || fail "leaderless: n3 alone acknowledged a w=2 increment"
   local v; v="$(value_of n1 '?r=2')"
   [[ "$v" == "$ACKED" ]] || fail "leaderless: r=2 read on the majority side shows $v, expected $ACKED"
-  pass "leaderless: n3 cut off: majority acknowledged 5 w=2 increments and reads $v with r=2; n3 w=2 -> $LAST_CODE"
-  reconnect_node n3
+  pass "leaderless: isolate-node.sh n3: majority acknowledged 5 w=2 increments and reads $v with r=2; n3 w=2 -> $LAST_CODE"
+  scenario heal.sh
   wait_for 30 converged '?r=3' n1 n2 n3 || fail "leaderless: after heal r=3 reads are $(values_line '?r=3' n1 n2 n3), expected $ACKED..$((ACKED + UNKNOWN))"
-  pass "leaderless: after heal every node reads $(value_of n3 '?r=3') with r=3 (acknowledged $ACKED, unknown $UNKNOWN)"
+  pass "leaderless: heal.sh: every node reads $(value_of n3 '?r=3') with r=3 ($(tally))"
 }
 
 kill_restart_leaderless() {
-  docker kill --signal KILL playground-n2 >>"$LOG"
+  scenario kill-node.sh n2
   local i; for i in 1 2 3; do incr_acked n1 '?w=2' 10 || fail "leaderless: n1+n3 did not acknowledge w=2 with n2 dead"; done
-  docker start playground-n2 >>"$LOG"
+  scenario restart-node.sh n2
   wait_for 60 healthy n2 || fail "leaderless: restarted n2 not healthy: $(last_health_output n2)"
   wait_for 30 converged '?r=3' n1 n2 n3 || fail "leaderless: after restart r=3 reads are $(values_line '?r=3' n1 n2 n3), expected $ACKED"
-  pass "leaderless: killed n2; w=2 continued on n1+n3; restarted, r=3 reads agree on $(value_of n2 '?r=3')"
+  pass "leaderless: kill-node.sh n2: w=2 went on through n1+n3; restart-node.sh n2: r=3 reads agree on $(value_of n2 '?r=3') ($(tally))"
 }
 
 partition_crdt() {
   wait_for 10 converged '' n1 n2 n3 || fail "crdt: seed not everywhere before the cut"
   local before=$ACKED i
-  disconnect_node n3
+  scenario isolate-node.sh n3
   for i in 1 2 3; do incr_acked n1 '' 10 || fail "crdt: n1 refused during the partition"; done
   for i in 1 2; do incr_acked n3 '' 10 || fail "crdt: n3 (cut off) refused; a CRDT side must accept alone"; done
   local v1 v3; v1="$(value_of n1 '')"; v3="$(value_of n3 '')"
   [[ "$v1" == $((before + 3)) && "$v3" == $((before + 2)) ]] \
     || fail "crdt: during the cut n1=$v1 (expected $((before + 3))) n3=$v3 (expected $((before + 2)))"
-  pass "crdt: n3 cut off: both sides accept; n1 sees $v1, n3 sees $v3"
-  reconnect_node n3
+  pass "crdt: isolate-node.sh n3: both sides accept; n1 sees $v1, n3 sees $v3"
+  scenario heal.sh
   wait_for 30 converged '' n1 n2 n3 || fail "crdt: after heal counts are $(values_line '' n1 n2 n3), expected $ACKED"
-  pass "crdt: after heal every node counts exactly $(value_of n2 '') (= acknowledged)"
+  ((UNKNOWN == 0)) || fail "crdt: $UNKNOWN increments were not acknowledged; both sides must accept"
+  pass "crdt: heal.sh: every node counts exactly $(value_of n2 '') ($(tally))"
 }
 
 kill_restart_crdt() {
-  docker kill --signal KILL playground-n2 >>"$LOG"
+  scenario kill-node.sh n2
   incr_acked n1 '' 10 || fail "crdt: n1 refused with n2 dead"
   incr_acked n3 '' 10 || fail "crdt: n3 refused with n2 dead"
-  docker start playground-n2 >>"$LOG"
+  scenario restart-node.sh n2
   wait_for 60 healthy n2 || fail "crdt: restarted n2 not healthy: $(last_health_output n2)"
   wait_for 30 converged '' n1 n2 n3 || fail "crdt: after restart counts are $(values_line '' n1 n2 n3), expected $ACKED"
-  pass "crdt: killed n2; n1, n3 kept accepting; restarted, all count $ACKED"
+  pass "crdt: kill-node.sh n2: n1, n3 kept accepting; restart-node.sh n2: all count $ACKED ($(tally))"
 }
 
 # Every node killed at once, then started from its volume: nothing acknowledged may be lost.
 whole_cluster_restart() { # topology
   local q=''; [[ "$1" == leaderless ]] && q='?r=3'
-  docker kill --signal KILL playground-n1 playground-n2 playground-n3 >>"$LOG"
-  docker start playground-n1 playground-n2 playground-n3 >>"$LOG"
+  local all; all=("$(container_of n1)" "$(container_of n2)" "$(container_of n3)")
+  docker kill --signal KILL "${all[@]}" >>"$LOG"
+  docker start "${all[@]}" >>"$LOG"
   wait_for 90 healthy n1 n2 n3 || fail "$1: not healthy after restarting all: $(for n in n1 n2 n3; do echo "$n: $(last_health_output "$n")"; done)"
   wait_for 30 converged "$q" n1 n2 n3 || fail "$1: after killing all and restarting, counts are $(values_line "$q" n1 n2 n3), expected $ACKED"
-  pass "$1: all 3 killed (SIGKILL) and restarted from their volumes: count $(value_of n1 "$q") (= acknowledged)"
+  pass "$1: all 3 killed (SIGKILL) and restarted from their volumes: count $(value_of n1 "$q") ($(tally))"
+}
+
+# The bench harness against the running containers: its workload, its fault schedule through
+# the admin API, its checkers. Needs the host's node_modules (npm ci).
+bench_against_cluster() { # topology
+  if [[ ! -x "$root/node_modules/.bin/tsx" ]]; then
+    echo "  skip  $1: bench --endpoints (no node_modules on the host: run npm ci)"
+    return 0
+  fi
+  local out dir; dir="$(mktemp -d /tmp/playground-compose-bench.XXXXXX)"
+  out="$(cd "$root" && timeout 120 npm run -s bench -- --topology "$1" --scenario isolate-one --duration 6 \
+    --connections 0 --out "$dir" --secret "$CLUSTER_SECRET" \
+    --endpoints "n1=$(url_of n1),n2=$(url_of n2),n3=$(url_of n3)" 2>&1)" || true
+  rm -rf "$dir"
+  echo "$out" >>"$LOG"
+  local verdict; verdict="$(grep -E 'consistency (pass|FAIL)' <<<"$out" | tail -n 1)"
+  grep -q 'consistency pass' <<<"$verdict" && ! grep -q 'consistency FAIL' <<<"$out" \
+    || fail "$1: bench --endpoints --scenario isolate-one: $(tail -n 3 <<<"$out")"
+  verdict="${verdict#*: }"
+  pass "$1: npm run bench -- --endpoints ... --scenario isolate-one: ${verdict%% -> *}"
 }
 
 run_topology() { # topology
@@ -251,18 +286,40 @@ run_topology() { # topology
   "partition_$1"
   "kill_restart_$1"
   whole_cluster_restart "$1"
+  bench_against_cluster "$1"
   echo "  ($1 took $((SECONDS - t0)) s)"
 }
 
-# Each part runs in a subshell: a failed check ends that part, the next one still runs.
+# Each part runs in a subshell: a failed check ends that part, the next one still runs. A part
+# that stops on a failed command rather than a failed check is counted as a failure too.
+run_part() { # name function args...
+  local name="$1"; shift
+  local fails_before rc
+  fails_before="$(grep -c fail "$RESULTS_FILE" || true)"
+  # In the background and waited for, so that Ctrl-C or SIGTERM is handled at once.
+  (set -e; "$@") &
+  part_pid=$!
+  wait "$part_pid"
+  rc=$?
+  part_pid=''
+  if ((rc != 0)) && [[ "$(grep -c fail "$RESULTS_FILE" || true)" == "$fails_before" ]]; then
+    echo fail >>"$RESULTS_FILE"
+    echo "  FAIL  $name: a command failed (exit $rc); see the log below"
+  fi
+  return "$rc"
+}
+
 set +e
-(set -e; bad_input)
+run_part "bad input" bad_input
+compose raft down -v --remove-orphans --timeout 5
 for topology in "${TOPOLOGIES[@]}"; do
-  (set -e; run_topology "$topology")
-  [[ $? -eq 0 ]] || for n in n1 n2 n3; do
-    echo "  --- docker logs $(container_of "$n") (last 15 lines)"
-    docker logs --tail 15 "$(container_of "$n")" 2>&1 | sed 's/^/    /'
-  done
+  run_part "$topology" run_topology "$topology"  # not in an `if`: that would switch off set -e inside
+  if (($? != 0)); then
+    for n in n1 n2 n3; do
+      echo "  --- docker logs $(container_of "$n") (last 15 lines)"
+      docker logs --tail 15 "$(container_of "$n")" 2>&1 | sed 's/^/    /'
+    done
+  fi
   compose "$topology" down -v --remove-orphans --timeout 5
 done
 set -e

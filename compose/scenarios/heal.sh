@@ -34,8 +34,9 @@ EOF
     ;;
   leaderless)
     cat <<EOF
-  - Hinted handoff and read repair bring the cut-off replica up to date; curl "$(url_of n1)/count?r=3"
-    then agrees everywhere, siblings merged: every acknowledged increment once.
+  - Anti-entropy (a digest exchange every second) and read repair bring the cut-off replica up
+    to date; curl "$(url_of n1)/count?r=3" then agrees everywhere, siblings merged: every
+    acknowledged increment once (plus any 504 that did land).
 EOF
     ;;
   crdt)

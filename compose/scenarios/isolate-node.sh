@@ -6,8 +6,8 @@
 # harness does it. Either way clients still reach the node on its published port.
 source "$(dirname "$0")/lib.sh"
 
-via=network
-if [[ "${1:-}" == --admin ]]; then via=admin; shift; fi
+via="network"
+if [[ "${1:-}" == --admin ]]; then via="admin"; shift; fi
 node="${1:-n3}"
 check_node_name "$node"
 mapfile -t others < <(others_of "$node")
@@ -37,15 +37,18 @@ case "$topology" in
     the entry reached a majority before the cut; retry with the same Idempotency-Key).
   - ${others[*]} are a majority: if $node was the leader they elect a new one within a few
     election timeouts; then curl -X POST $b/incr succeeds and curl $b/count counts it.
-  - $node keeps campaigning with ever higher terms (its /status term climbs); Pre-Vote, if the
-    node has it, keeps that from disturbing the majority on heal.
+  - $node keeps trying to start an election. With Pre-Vote (Raft dissertation §9.6; /status
+    shows role=pre-candidate) it first asks whether it could win, so its term does not climb
+    and it cannot depose the majority's leader when the cut heals.
+  - Its health turns unhealthy after three failed checks (~10 s): docker ps shows it.
 EOF
     ;;
   leaderless)
     cat <<EOF
   - ${others[*]} still form a write quorum: curl -X POST "$b/incr?w=2" answers 200 ("acks": 2).
   - $node alone cannot: curl -i -X POST "$a/incr?w=2" answers 503; with ?w=1 it accepts, and
-    curl "$b/count?r=2" does not see that increment until heal (hinted handoff, read repair).
+    curl "$b/count?r=2" does not see that increment until heal (anti-entropy, read repair).
+  - curl $b/status lists $node under "unreachable".
 EOF
     ;;
   crdt)

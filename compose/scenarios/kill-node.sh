@@ -20,7 +20,7 @@ echo "what to watch ($topology):"
 echo "  - curl $(url_of "$node")/status fails at once: the process is gone (docker ps -a shows it Exited (137))."
 case "$topology" in
   raft) echo "  - ${others[*]} keep a majority: if $node led, a new leader within a few election timeouts; curl -X POST $b/incr works." ;;
-  leaderless) echo "  - W=2 writes still succeed on ${others[*]}: curl -X POST \"$b/incr?w=2\"; hints for $node queue up (see /status)." ;;
+  leaderless) echo "  - W=2 writes still succeed on ${others[*]}: curl -X POST \"$b/incr?w=2\"; their /status lists $node under \"unreachable\"." ;;
   crdt) echo "  - ${others[*]} keep accepting; $node's increments made before the kill stay in the others' state." ;;
 esac
 echo "  restart:    bash compose/scenarios/restart-node.sh $node"

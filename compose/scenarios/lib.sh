@@ -1,13 +1,16 @@
+# shellcheck shell=bash
 # Shared by the scenario scripts (sourced, not run). Needs docker and curl on the host.
-# Names match compose/compose.yaml: containers playground-n1..n3, network playground-peers,
-# published ports N1_PORT..N3_PORT (default 8001..8003), secret CLUSTER_SECRET (dev default).
+# Names match compose.yaml (repository root): containers playground-n1..n3, network playground-peers
+# (PLAYGROUND_NAME replaces "playground"), published ports N1_PORT..N3_PORT (default
+# 8001..8003), secret CLUSTER_SECRET (the development default when unset).
 set -euo pipefail
 
 NODES=(n1 n2 n3)
-PEERS_NETWORK=playground-peers
+NAME_PREFIX="${PLAYGROUND_NAME:-playground}"
+PEERS_NETWORK="$NAME_PREFIX-peers"
 SECRET="${CLUSTER_SECRET:-dev-only-insecure-cluster-secret}"
 
-container_of() { echo "playground-$1"; }
+container_of() { echo "$NAME_PREFIX-$1"; }
 
 port_of() {
   case "$1" in
@@ -80,12 +83,12 @@ admin_heal() {
     -H "Authorization: Bearer $SECRET" || true
 }
 
-others_of() { local n; for n in "${NODES[@]}"; do [[ "$n" != "$1" ]] && echo "$n"; done; }
+others_of() { local n; for n in "${NODES[@]}"; do if [[ "$n" != "$1" ]]; then echo "$n"; fi; done; }
 
 watch_hint() {
   cat <<EOF
   watch it:   bash compose/scenarios/watch.sh          (role, leader, count of every node, each second)
   health:     docker ps --format '{{.Names}}\t{{.Status}}'
-  why:        docker inspect --format '{{range .State.Health.Log}}{{.Output}}{{end}}' playground-n1
+  why:        docker inspect --format '{{range .State.Health.Log}}{{.Output}}{{end}}' $(container_of n1)
 EOF
 }

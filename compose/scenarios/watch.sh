@@ -15,7 +15,7 @@ while true; do
     query=''; [[ "$topo" == raft ]] && query='?consistency=local'   # a stale-but-instant read
     count="$(curl -s -m 2 "$(url_of "$n")/count$query" | sed -n 's/.*"value":\(-\{0,1\}[0-9]*\).*/\1/p')"
     net=peers; on_peers_network "$n" || net='CUT OFF'
-    printf '  %s  %-8s role=%-9s term=%-4s leader=%-4s count=%-6s network=%s\n' "$n" \
+    printf '  %s  %-8s role=%-13s term=%-4s leader=%-4s count=%-6s network=%s\n' "$n" \
       "$topo" "$(json_field "$s" role)" \
       "$(sed -n 's/.*"term":\([0-9]*\).*/\1/p' <<<"$s")" "$(json_field "$s" leader)" "${count:-?}" "$net"
   done

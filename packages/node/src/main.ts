@@ -53,9 +53,6 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<vo
 async function runNode(options: NodeOptions, module: Awaited<ReturnType<typeof loadTopology>>): Promise<void> {
   const log = createLogger(options.id);
   const startedAtMs = Date.now();
-  if (options.secret === null) {
-    log.warn('running --insecure: peer messages and the admin API are NOT authenticated; use only for throwaway local runs');
-  }
   await mkdir(options.dataDir, { recursive: true });
   const registry = new Registry();
   registry.setDefaultLabels({ node: options.id, topology: options.topology });
@@ -70,6 +67,7 @@ async function runNode(options: NodeOptions, module: Awaited<ReturnType<typeof l
     secret: options.secret,
     registry,
     rpcTimeoutMs: options.rpcTimeoutMs,
+    log,
     onPeerMessage: async (from, type, body) => {
       if (!node) throw new Error('node is still starting');
       return node.handlePeer(from, type, body);

@@ -16,7 +16,7 @@ import { Agent, request, type IncomingMessage, type OutgoingHttpHeaders } from '
 import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
 import { pack, unpack } from 'msgpackr';
-import { assert, err, ok, type NodeId, type PeerAddress, type PeerTransport, type Result, type RpcFailure, type RpcOptions } from '@playground/core';
+import { assert, err, ok, type Logger, type NodeId, type PeerAddress, type PeerTransport, type Result, type RpcFailure, type RpcOptions } from '@playground/core';
 import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS, type PeerSigner } from './auth.js';
 import type { FaultInjector } from './faults.js';
 import { BREAKER_STATE_VALUE, type BreakerState, type TransportMetrics } from './metrics.js';
@@ -53,6 +53,8 @@ export interface PeerClientOptions {
   readonly maxInFlightPerPeer: number;
   readonly maxReplyBytes: number;
   readonly breaker?: Partial<BreakerOptions>;
+  /** Told once when a peer becomes unreachable (its breaker opens) and once when it is back. */
+  readonly log?: Logger;
 }
 
 export interface PeerStats {
@@ -72,6 +74,10 @@ interface Link {
   readonly agent: Agent;
   readonly breaker: CircuitBreaker<[string, Uint8Array, number], Result<unknown, RpcFailure>>;
   inFlight: number;
+  /** The last network failure, for the one log line that says why a peer is unreachable. */
+  lastFailure: string | null;
+  /** Whether the log was told that this peer is unreachable (and not yet that it is back). */
+  reportedDown: boolean;
 }
 
 const sleep = (ms: number): Promise<void> =>
@@ -102,12 +108,26 @@ export class PeerClient implements PeerTransport {
           name: address.id,
         },
       );
-      const link: Link = { address, agent, breaker, inFlight: 0 };
+      const link: Link = { address, agent, breaker, inFlight: 0, lastFailure: null, reportedDown: false };
       const gauge = options.metrics.peerBreakerState.labels(address.id);
       gauge.set(0);
-      breaker.on('open', () => gauge.set(BREAKER_STATE_VALUE.open));
+      // A half-open probe that fails re-opens the breaker every resetTimeout: log the first
+      // opening and the closing only, not every probe.
+      breaker.on('open', () => {
+        gauge.set(BREAKER_STATE_VALUE.open);
+        if (link.reportedDown) return;
+        link.reportedDown = true;
+        options.log?.warn(`peer ${address.id} (${address.host}:${address.port}) is unreachable; calls to it fail fast until it answers again`, {
+          reason: link.lastFailure ?? 'repeated failures',
+        });
+      });
       breaker.on('halfOpen', () => gauge.set(BREAKER_STATE_VALUE.half_open));
-      breaker.on('close', () => gauge.set(BREAKER_STATE_VALUE.closed));
+      breaker.on('close', () => {
+        gauge.set(BREAKER_STATE_VALUE.closed);
+        if (!link.reportedDown) return;
+        link.reportedDown = false;
+        options.log?.info(`peer ${address.id} is reachable again`);
+      });
       this.#links.set(address.id, link);
     }
   }
@@ -177,8 +197,10 @@ export class PeerClient implements PeerTransport {
       try {
         r = await link.breaker.fire(type, bytes, timeoutMs);
       } catch (e) {
-        if (e instanceof AttemptFailure) r = err(e.failure);
-        else if ((e as { code?: unknown }).code === 'EOPENBREAKER') {
+        if (e instanceof AttemptFailure) {
+          link.lastFailure = e.failure.message;
+          r = err(e.failure);
+        } else if ((e as { code?: unknown }).code === 'EOPENBREAKER') {
           r = err({ kind: 'circuit_open', message: `circuit to ${peer} is open after repeated failures; not sent` });
         } else throw e;
       } finally {

@@ -102,6 +102,7 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
     maxInFlightPerPeer: options.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER,
     maxReplyBytes: maxPeerBodyBytes,
     ...(options.breaker === undefined ? {} : { breaker: options.breaker }),
+    log,
   });
   const held = new Set<() => void>();
 
