@@ -19,7 +19,7 @@ export interface Op {
   /** The counter key. */
   key: string;
   type: OpType;
-  /** Increments: the amount added (a safe integer, may be negative). */
+  /** Increments: the amount added (a safe integer, may be negative); absent means 1 (the contract's default). */
   delta?: number;
   /** Reads: the value returned. Increments: the value right after the increment, if the system told. */
   value?: number;
@@ -101,7 +101,7 @@ export function validateOp(value: unknown): string | null {
   if (o.outcome !== 'ok' && o.outcome !== 'fail' && o.outcome !== 'info') {
     return `outcome must be "ok", "fail" or "info", got ${JSON.stringify(o.outcome)}`;
   }
-  if (o.type === 'incr' && !isInt(o.delta)) return 'an incr needs delta, a safe integer';
+  if (o.type === 'incr' && o.delta !== undefined && !isInt(o.delta)) return 'delta must be a safe integer';
   if (o.type === 'read' && o.delta !== undefined) return 'a read has no delta';
   if (o.value !== undefined && !isInt(o.value)) return 'value must be a safe integer';
   if (o.type === 'read' && o.outcome === 'ok' && o.value === undefined) return 'an ok read needs value';
@@ -151,7 +151,7 @@ export function logicalIncrements(ops: readonly Op[]): LogicalIncr[] {
   const byIdem = new Map<string, LogicalIncr>();
   for (const op of ops) {
     if (op.type !== 'incr') continue;
-    const delta = op.delta ?? 0;
+    const delta = op.delta ?? 1;
     const group = op.idempotencyKey === undefined ? undefined : byIdem.get(`${op.key}\u0000${op.idempotencyKey}`);
     if (group === undefined) {
       const logical: LogicalIncr = {

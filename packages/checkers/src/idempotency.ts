@@ -22,7 +22,7 @@ export function checkNoDuplicates(ops: readonly Op[], applied?: readonly Applied
   let duplicated = 0;
   const incrs = logicalIncrements(ops).filter((i) => i.idempotencyKey !== undefined);
   for (const incr of incrs) {
-    const deltas = new Set(incr.attempts.map((a) => a.delta));
+    const deltas = new Set(incr.attempts.map((a) => a.delta ?? 1));
     if (deltas.size > 1) {
       problems.push(`idempotency key ${incr.idempotencyKey} used with different deltas (${[...deltas].join(', ')})`);
       excerpt.push(...incr.attempts);

@@ -24,7 +24,10 @@ import { byKey, logicalIncrements, type Op, type Verdict } from './history.js';
 export interface LinearizableOptions {
   /** Wall-clock budget for the whole check; past it the verdict is 'unknown'. Default 10 s. */
   timeBudgetMs?: number;
-  /** Bound on memoized configurations per key (memory); past it the verdict is 'unknown'. Default 2,000,000. */
+  /**
+   * Bound on memoized configurations per key; past it the verdict is 'unknown'. Default: as
+   * many as fit in about 256 MB (each holds a copy of the linearized-set bitset), at most 2,000,000.
+   */
   maxCacheEntries?: number;
   /** The counter's value before the history. Default 0. */
   initialValue?: number;
@@ -61,7 +64,7 @@ type KeyResult =
 export function checkLinearizable(ops: readonly Op[], options: LinearizableOptions = {}): Verdict {
   const started = performance.now();
   const deadline = started + (options.timeBudgetMs ?? 10_000);
-  const maxCache = options.maxCacheEntries ?? 2_000_000;
+  const maxCache = options.maxCacheEntries;
   const initial = options.initialValue ?? 0;
   const unknownKeys: Record<string, string> = {};
   let checkedOps = 0;
@@ -119,7 +122,7 @@ function toSearchOps(keyOps: readonly Op[]): SearchOp[] {
     });
   }
   for (const op of keyOps) {
-    if (op.type !== 'read' || op.outcome !== 'ok') continue;
+    if (op.type !== 'read' || op.outcome !== 'ok' || op.value === undefined) continue;
     result.push({
       kind: 'read',
       delta: 0,
@@ -224,9 +227,11 @@ function candidatesAt(head: Node, ops: readonly SearchOp[], state: number): { ca
   return { candidates, blocking: entry === null ? -1 : entry.op };
 }
 
-function checkKey(ops: readonly SearchOp[], initial: number, deadline: number, maxCache: number): KeyResult {
+function checkKey(ops: readonly SearchOp[], initial: number, deadline: number, maxCacheOption: number | undefined): KeyResult {
   const mandatoryTotal = ops.filter((o) => o.mandatory).length;
   if (mandatoryTotal === 0) return { kind: 'ok' };
+  const bytesPerConfiguration = Math.ceil(ops.length / 32) * 4 + 80;
+  const maxCache = maxCacheOption ?? Math.min(2_000_000, Math.floor(256e6 / bytesPerConfiguration));
   const zobrist = new Uint32Array(ops.length);
   let seed = 0x2545f491;
   for (let i = 0; i < ops.length; i++) {

@@ -2,7 +2,7 @@
  * The Raft driver: the small, impure shell around the pure core (etcd-io/raft's "node" loop).
  *
  * One loop turns the core's Ready into I/O, always in this order:
- *   1. persist hard state and entries with ONE fsync (group commit: everything proposed while the
+ *   1. persist hard state and entries as ONE atomic record with ONE fsync (group commit: everything proposed while the
  *      previous fsync ran goes into the next one);
  *   2. only then send messages (a vote or an append acknowledgement is a promise about disk);
  *   3. apply committed entries to the counter state machine and answer waiting clients;

@@ -35,6 +35,8 @@ export interface SimContext<Message, DiskState, DiskRecord> {
   readonly disk: SimDisk<DiskState, DiskRecord>;
   /** Starts an fsync; `done` runs when it completes, unless the node crashed first. */
   sync(done: () => void): void;
+  /** A line for the run's trace (shown when the run fails): role changes and the like. */
+  trace(line: string): void;
 }
 
 export interface SimNode<Message> {
@@ -52,6 +54,12 @@ export interface SimNode<Message> {
 
 export interface SimTopology<Message, DiskState, DiskRecord, Node extends SimNode<Message> = SimNode<Message>> {
   readonly name: string;
+  /**
+   * What reads promise: 'linearizable' (Raft) gets the linearizability check and strict counter
+   * bounds; 'eventual' (CRDT, leaderless with small quorums) only the bounds with stale reads
+   * allowed, plus final convergence. Default 'linearizable'.
+   */
+  readonly consistency?: 'linearizable' | 'eventual';
   /** Virtual ms per core tick. */
   readonly tickMs: number;
   /** A fresh node's disk contents. */
@@ -68,6 +76,12 @@ export interface SimTopology<Message, DiskState, DiskRecord, Node extends SimNod
    * The simulator waits for it within the liveness bound.
    */
   converged(nodes: ReadonlyMap<NodeId, Node>): boolean;
-  /** Safety checks over the live nodes, called after every event batch; return a violation or null. */
-  checkSafety?(nodes: ReadonlyMap<NodeId, Node>, nowMs: number): string | null;
+  /**
+   * Safety checks over the live nodes' state, run at the end of each phase (return a violation
+   * or null). Checks that need every step (one leader per term...) throw SimViolation from the
+   * adapter as they happen.
+   */
+  checkSafety?(nodes: ReadonlyMap<NodeId, Node>): string | null;
+  /** After convergence: how many times each idempotency key was applied (not as a duplicate). */
+  appliedByIdempotencyKey?(nodes: ReadonlyMap<NodeId, Node>): ReadonlyMap<string, number>;
 }
