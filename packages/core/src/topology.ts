@@ -110,8 +110,11 @@ export interface TopologyModule {
    * so that a typo (`detla=5`) is an error rather than a silent default.
    */
   readonly clientParams?: { readonly incr: readonly string[]; readonly count: readonly string[] };
-  /** Checks between knobs (e.g. heartbeat well inside the election timeout): one line saying what is wrong, or null. */
-  readonly checkKnobs?: (knobs: KnobValues) => string | null;
+  /**
+   * Checks between knobs, and against the cluster's size (e.g. heartbeat well inside the election
+   * timeout, N at most the number of members): one line saying what is wrong, or null.
+   */
+  readonly checkKnobs?: (knobs: KnobValues, members: number) => string | null;
   create(context: TopologyContext): TopologyNode;
 }
 

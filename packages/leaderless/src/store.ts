@@ -96,6 +96,18 @@ export class Store {
     });
   }
 
+  /**
+   * Resolves once everything appended before it is on disk: a replica that acknowledges a
+   * message that changed nothing must still not get ahead of an fsync in flight.
+   */
+  sync(): Promise<void> {
+    if (this.pending.length === 0 && this.flushing === undefined) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.pending.push({ bytes: Buffer.alloc(0), done: (error) => (error ? reject(error) : resolve()) });
+      this.flushing ??= this.flushLoop();
+    });
+  }
+
   async close(): Promise<void> {
     while (this.flushing !== undefined) await this.flushing;
     this.closed = true;
@@ -116,7 +128,7 @@ export class Store {
           await file.datasync();
           this.size += bytes.length;
           this.fsyncs++;
-          this.records += batch.length;
+          this.records += batch.filter((p) => p.bytes.length > 0).length;
           if (this.size > this.options.compactBytes) await this.compact();
           for (const p of batch) p.done();
         } catch (error) {

@@ -247,7 +247,7 @@ export function parseNodeOptions(values: Map<string, string | boolean>, module: 
   const timeoutText = values.get('rpc-timeout-ms');
   const rpcTimeoutMs = timeoutText === undefined ? 1000 : parseIntStrict('rpc-timeout-ms', String(timeoutText), 10, 60_000);
   const knobs = parseKnobs(module.knobs, values);
-  const problem = module.checkKnobs?.(knobs);
+  const problem = module.checkKnobs?.(knobs, peers.length);
   if (problem) throw new UsageError(problem);
   return { topology, id, host, port, peers, dataDir, secret, rpcTimeoutMs, knobs };
 }

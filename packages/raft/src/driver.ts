@@ -2,9 +2,10 @@
  * The Raft driver: the small, impure shell around the pure core (etcd-io/raft's "node" loop).
  *
  * One loop turns the core's Ready into I/O, always in this order:
- *   1. persist hard state and entries as ONE atomic record with ONE fsync (group commit: everything proposed while the
- *      previous fsync ran goes into the next one);
- *   2. only then send messages (a vote or an append acknowledgement is a promise about disk);
+ *   1. persist hard state and entries as ONE atomic record with ONE fsync (group commit: everything
+ *      proposed while the previous fsync ran goes into the next one);
+ *   2. only then send messages (a vote or an append acknowledgement is a promise about disk),
+ *      except a leader's appends and heartbeats, which go out while it persists (§10.2.1);
  *   3. apply committed entries to the counter state machine and answer waiting clients;
  *   4. serve linearizable reads whose read index has been applied;
  *   5. advance().
@@ -23,7 +24,7 @@ import {
   type TopologyNode,
 } from '@playground/core';
 import { RaftCore } from './core/index.js';
-import type { Command, Entry, Ready } from './core/types.js';
+import type { Command, Entry, Message, Ready } from './core/types.js';
 import { RaftMetrics } from './metrics.js';
 import { PeerSender } from './peer-sender.js';
 import { ReadQueue } from './reads.js';
@@ -184,12 +185,20 @@ export class RaftNode implements TopologyNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // A leader's appends and heartbeats may leave BEFORE its own fsync (Raft dissertation
+    // §10.2.1): the core counts the leader's own log toward commit only after advance(), so an
+    // entry commits on a majority of durable logs either way, and the leader's disk write
+    // overlaps the followers' round trip instead of preceding it. Everything else (votes, vote
+    // requests, acknowledgements) is a promise about this node's disk and waits for the fsync.
+    const early = rd.messages.filter(isLeaderTraffic);
+    const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderTraffic(m));
+    this.sendMessages(early);
     if (rd.hardState !== null || rd.entries.length > 0) {
       const started = performance.now();
       await this.log.save(rd.hardState, rd.entries);
       this.metrics.observeSave(performance.now() - started, rd.entries.length);
     }
-    this.sendMessages(rd);
+    this.sendMessages(late);
     for (const entry of rd.committed) this.applyEntry(entry);
     if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
     this.core.advance(rd);
@@ -197,16 +206,16 @@ export class RaftNode implements TopologyNode {
     this.reads.serveApplied();
   }
 
-  private sendMessages(rd: Ready): void {
-    if (rd.messages.length === 0) return;
-    const byPeer = new Map<NodeId, (typeof rd.messages)[number][]>();
-    for (const m of rd.messages) {
+  private sendMessages(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
       let list = byPeer.get(m.to);
       if (!list) byPeer.set(m.to, (list = []));
       list.push(m);
     }
     for (const [peer, messages] of byPeer) this.senders.get(peer)?.send(messages);
-    this.metrics.messagesSent.inc(rd.messages.length);
+    this.metrics.messagesSent.inc(messages.length);
   }
 
   private applyEntry(entry: Entry): void {
@@ -400,6 +409,11 @@ export class RaftNode implements TopologyNode {
         throw new BadRequestError('type', `unknown Raft peer message type ${type}`);
     }
   }
+}
+
+/** What a leader sends about its own log: safe to send before that log is on disk. */
+function isLeaderTraffic(m: Message): boolean {
+  return m.type === 'app' || m.type === 'hb';
 }
 
 /** A peer's deadline, trusted only within our own bound (clocks differ between machines). */

@@ -15,8 +15,9 @@
  * retries through n2 makes two dots with the same idem. Rule: a dot D counts unless some dot E
  * with the same idem is CONCURRENT with D (neither creator had seen the other, told by `deps`)
  * and smaller in (origin, seq). A node never creates a dot for an idem it already holds (as a
- * live dot or a tombstone), so same-idem dots are concurrent retries, except after a tombstone
- * was forgotten (below): then the new dot is causally after the old one and counts again.
+ * live dot or a tombstone), and never two for one idem (the driver serves one request per key
+ * at a time, LocalWriter asserts it), so same-idem dots are concurrent retries, except after a
+ * tombstone was forgotten (below): then the new dot is causally after the old one and counts again.
  *
  * Compaction (causal stability, Baquero et al. 2017 "Pure operation-based CRDTs", §5). Let
  * stable[o] = min over every member m of what m reported it holds of o (the driver only takes a
@@ -32,12 +33,18 @@
  * "duplicate" and (b) keep suppressing a concurrent loser still live here. So folded dots move
  * to a FIFO of tombstones. Bound: at most maxTombstones idempotency keys; the oldest is forgotten
  * first, and never while a live dot with that idem is here (b). Meaning of the bound: a retry
- * that arrives after maxTombstones newer keyed increments were folded counts again.
+ * that arrives after maxTombstones newer keyed increments were folded counts again. (One more
+ * corner of the same bound: a replica that adopts another's fold of E before it has received a
+ * concurrent loser D, and then folds maxTombstones newer keys before D arrives, would count D.)
  * Live dots are bounded by the driver (maxLiveDots: a keyed increment beyond it is refused with
  * 503, nothing applied); they pile up only while some member is unreachable (nothing is stable).
  */
 import { assert, type NodeId } from '@playground/core';
+import { ChangeLog } from './changelog.js';
+import { concurrent, dotBefore, sameDot, sameSums } from './dots.js';
 import type { Compacted, CounterMode, Dot, Halves, PlainCell, SeenVector, StateDelta } from './types.js';
+
+export { concurrent, depOf, dotBefore, sameDot } from './dots.js';
 
 export interface CounterOptions {
   readonly self: NodeId;
@@ -47,18 +54,6 @@ export interface CounterOptions {
   readonly maxTombstones: number;
   /** Changes remembered for delta-state replication; a peer further behind gets full state. */
   readonly maxChangeLog: number;
-}
-
-type ChangeRef =
-  | { readonly kind: 'plain'; readonly origin: NodeId; readonly key: string }
-  | { readonly kind: 'dot'; readonly origin: NodeId; readonly seq: number }
-  | { readonly kind: 'compacted'; readonly origin: NodeId };
-
-interface Change {
-  readonly version: number;
-  readonly ref: ChangeRef;
-  /** The peer whose message brought it; a delta never goes back to its source (Almeida et al. 2018, Alg. 2). */
-  readonly source: NodeId | null;
 }
 
 interface CompactedEntry {
@@ -74,33 +69,6 @@ export interface IdemOutcome {
 
 const ZERO: Halves = { p: 0, n: 0 };
 
-export function depOf(dot: Dot, origin: NodeId): number {
-  return Object.hasOwn(dot.deps, origin) ? (dot.deps[origin] as number) : 0;
-}
-
-/** Neither creator had seen the other's dot when it made its own. */
-export function concurrent(a: Dot, b: Dot): boolean {
-  return a.origin !== b.origin && depOf(b, a.origin) < a.seq && depOf(a, b.origin) < b.seq;
-}
-
-export function dotBefore(a: Dot, b: Dot): boolean {
-  return a.origin < b.origin || (a.origin === b.origin && a.seq < b.seq);
-}
-
-export function sameDot(a: Dot, b: Dot): boolean {
-  if (a.origin !== b.origin || a.seq !== b.seq || a.idem !== b.idem || a.key !== b.key || a.delta !== b.delta) return false;
-  const ka = Object.keys(a.deps).filter((k) => depOf(a, k) !== 0);
-  const kb = Object.keys(b.deps).filter((k) => depOf(b, k) !== 0);
-  return ka.length === kb.length && ka.every((k) => depOf(a, k) === depOf(b, k));
-}
-
-function sameSums(a: ReadonlyMap<string, Halves>, b: ReadonlyMap<string, Halves>): boolean {
-  const nonZero = (m: ReadonlyMap<string, Halves>): [string, Halves][] => [...m].filter(([, h]) => h.p !== 0 || h.n !== 0);
-  const na = nonZero(a);
-  const nb = nonZero(b);
-  return na.length === nb.length && na.every(([k, h]) => (b.get(k)?.p ?? 0) === h.p && (b.get(k)?.n ?? 0) === h.n);
-}
-
 export class CounterCrdt {
   readonly self: NodeId;
   readonly members: readonly NodeId[];
@@ -114,11 +82,8 @@ export class CounterCrdt {
   private readonly seen = new Map<NodeId, number>();
   private readonly valueCache = new Map<string, number>();
   private liveCount = 0;
-  /** Local change counter (never replicated): drives delta-state replication. */
-  private version = 0;
-  private changes: Change[] = [];
-  /** Deltas are available to a peer that acknowledged any version >= changeFloor. */
-  private changeFloor = 0;
+  /** What changed, by local version (never replicated): drives delta-state replication. */
+  private readonly changes: ChangeLog;
 
   constructor(private readonly options: CounterOptions) {
     assert(options.members.includes(options.self), `self ${options.self} is not a member`);
@@ -126,6 +91,7 @@ export class CounterCrdt {
     this.self = options.self;
     this.members = options.members;
     this.mode = options.mode;
+    this.changes = new ChangeLog(options.maxChangeLog);
     for (const m of options.members) this.seen.set(m, 0);
   }
 
@@ -171,6 +137,11 @@ export class CounterCrdt {
     return undefined;
   }
 
+  /** Every dot held for an idempotency key, live or folded (answers a peer's IDEM question). */
+  dotsForIdem(idem: string): Dot[] {
+    return [...(this.liveByIdem.get(idem) ?? []), ...(this.tombstones.get(idem) ?? [])];
+  }
+
   seenVector(): Map<NodeId, number> {
     return new Map(this.seen);
   }
@@ -199,11 +170,24 @@ export class CounterCrdt {
   }
 
   get currentVersion(): number {
-    return this.version;
+    return this.changes.version;
   }
 
   compactedUpTo(origin: NodeId): number {
     return this.compacted.get(origin)?.upToSeq ?? 0;
+  }
+
+  /**
+   * Per idempotency key held here (live or folded), how many of its dots count: 1 when the
+   * key was applied once, 0 never for a key held, 2+ would be a double count (for checkers).
+   */
+  countedByIdem(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const idem of new Set([...this.liveByIdem.keys(), ...this.tombstones.keys()])) {
+      const all = [...(this.liveByIdem.get(idem) ?? []), ...(this.tombstones.get(idem) ?? [])];
+      out.set(idem, all.filter((d) => !all.some((e) => e !== d && concurrent(e, d) && dotBefore(e, d))).length);
+    }
+    return out;
   }
 
   // ---- merging ---------------------------------------------------------------------------
@@ -224,6 +208,37 @@ export class CounterCrdt {
       }
     }
     return null;
+  }
+
+  /**
+   * A reason a PEER's delta cannot be true: it claims increments of this node that this node
+   * never made durable (it sends only what is on its disk), or it contradicts what is held.
+   */
+  refuseFromPeer(delta: StateDelta): string | null {
+    const ownSeq = this.highestOwnSeq();
+    for (const dot of delta.dots) {
+      if (dot.origin === this.self && dot.seq > ownSeq) return `dot (${dot.origin}, ${dot.seq}) is ours, but we never made it`;
+    }
+    for (const c of delta.compacted) {
+      if (c.origin === this.self && c.upToSeq > ownSeq) return `compacted (${c.origin}, ${c.upToSeq}) folds dots of ours we never made`;
+    }
+    for (const cell of delta.plain) {
+      const held = this.plainOf(cell.key, this.self);
+      if (cell.origin === this.self && (cell.p > held.p || cell.n > held.n)) return `plain (${cell.origin}, ${cell.key}) exceeds what we counted`;
+    }
+    return this.conflictIn(delta);
+  }
+
+  /** The part of a delta that would change this state (what is worth writing to disk). */
+  novel(delta: StateDelta): StateDelta {
+    return {
+      plain: delta.plain.filter((c) => {
+        const held = this.plainOf(c.key, c.origin);
+        return c.p > held.p || c.n > held.n;
+      }),
+      dots: delta.dots.filter((d) => d.seq > this.compactedUpTo(d.origin) && !this.live.get(d.origin)?.has(d.seq)),
+      compacted: delta.compacted.filter((c) => c.upToSeq > this.compactedUpTo(c.origin)),
+    };
   }
 
   /** Joins a delta (or full state) into this state. Returns how many entries changed. */
@@ -248,7 +263,7 @@ export class CounterCrdt {
     if (!byOrigin) this.plain.set(cell.key, (byOrigin = new Map()));
     byOrigin.set(cell.origin, { p: Math.max(held.p, cell.p), n: Math.max(held.n, cell.n) });
     this.valueCache.delete(cell.key);
-    this.record({ kind: 'plain', origin: cell.origin, key: cell.key }, source);
+    this.changes.record({ kind: 'plain', origin: cell.origin, key: cell.key }, source);
     return 1;
   }
 
@@ -269,7 +284,7 @@ export class CounterCrdt {
     byKey.add(dot);
     this.invalidateIdem(dot.idem);
     this.advanceSeen(dot.origin, 0);
-    this.record({ kind: 'dot', origin: dot.origin, seq: dot.seq }, source);
+    this.changes.record({ kind: 'dot', origin: dot.origin, seq: dot.seq }, source);
     return 1;
   }
 
@@ -283,7 +298,7 @@ export class CounterCrdt {
     const byOrigin = this.live.get(c.origin);
     for (const [seq, dot] of byOrigin ?? []) if (seq <= c.upToSeq) this.fold(dot);
     this.advanceSeen(c.origin, c.upToSeq);
-    this.record({ kind: 'compacted', origin: c.origin }, source);
+    this.changes.record({ kind: 'compacted', origin: c.origin }, source);
     return 1;
   }
 
@@ -355,23 +370,9 @@ export class CounterCrdt {
 
   // ---- delta-state replication -------------------------------------------------------------
 
-  private record(ref: ChangeRef, source: NodeId | null): void {
-    this.version++;
-    this.changes.push({ version: this.version, ref, source });
-    if (this.changes.length > this.options.maxChangeLog) {
-      // At the bound the oldest half goes; peers that had not acknowledged it get full state.
-      const dropped = this.changes.splice(0, Math.ceil(this.changes.length / 2));
-      this.changeFloor = (dropped[dropped.length - 1] as Change).version;
-    }
-  }
-
   /** Forgets changes every peer has acknowledged (the minimum of their acknowledged versions). */
   trimChanges(acknowledgedByAll: number): void {
-    if (acknowledgedByAll <= this.changeFloor) return;
-    let drop = 0;
-    while (drop < this.changes.length && (this.changes[drop] as Change).version <= acknowledgedByAll) drop++;
-    this.changes.splice(0, drop);
-    this.changeFloor = acknowledgedByAll;
+    this.changes.trim(acknowledgedByAll);
   }
 
   get changeLogLength(): number {
@@ -383,26 +384,12 @@ export class CounterCrdt {
    * changes are no longer remembered (the caller sends full state instead).
    */
   deltaSince(acknowledged: number, peer: NodeId | null): StateDelta | null {
-    if (acknowledged < this.changeFloor) return null;
-    let lo = 0;
-    let hi = this.changes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.changes[mid] as Change).version <= acknowledged) lo = mid + 1;
-      else hi = mid;
-    }
-    const refs = new Map<string, ChangeRef>();
-    for (let i = lo; i < this.changes.length; i++) {
-      const change = this.changes[i] as Change;
-      if (change.source !== null && change.source === peer) continue;
-      const ref = change.ref;
-      const id = ref.kind === 'plain' ? `p ${ref.origin} ${ref.key}` : ref.kind === 'dot' ? `d ${ref.origin} ${ref.seq}` : `c ${ref.origin}`;
-      refs.set(id, ref);
-    }
+    const refs = this.changes.since(acknowledged, peer);
+    if (refs === null) return null;
     const plain: PlainCell[] = [];
     const dots: Dot[] = [];
     const compacted: Compacted[] = [];
-    for (const ref of refs.values()) {
+    for (const ref of refs) {
       if (ref.kind === 'plain') {
         plain.push({ origin: ref.origin, key: ref.key, ...this.plainOf(ref.key, ref.origin) });
       } else if (ref.kind === 'dot') {

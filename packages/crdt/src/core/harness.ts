@@ -79,6 +79,12 @@ export class Harness {
     for (const to of r.replicator.push()) this.enqueue(r, to);
   }
 
+  /** One gossip round at replica i (peers chosen by its replicator, backoff included). */
+  gossip(i: number): void {
+    const r = this.replica(i);
+    for (const to of r.replicator.tick(r.crdt)) this.enqueue(r, to);
+  }
+
   private enqueue(r: Replica, to: NodeId): void {
     const m = r.replicator.message(to, r.crdt);
     this.bag.push({ from: r.id, to, body: m.body, version: m.version });
@@ -115,9 +121,9 @@ export class Harness {
   }
 
   /** Delivers everything, repeatedly pushing from every replica, until nothing is in flight or new. */
-  settle(rounds = 6): void {
+  settle(rounds = 10): void {
     for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < this.replicas.length; i++) this.push(i);
+      for (let i = 0; i < this.replicas.length; i++) this.gossip(i);
       while (this.bag.length > 0) this.deliver(0);
       for (let i = 0; i < this.replicas.length; i++) this.compact(i);
     }

@@ -5,7 +5,7 @@
  * totals they take are reserved here so that no two prepared increments collide. A crash loses
  * a suffix of prepared-but-not-durable increments, none of them acknowledged or sent.
  */
-import { BadRequestError, type NodeId } from '@playground/core';
+import { assert, BadRequestError, type NodeId } from '@playground/core';
 import type { CounterCrdt } from './counter.js';
 import type { Dot, Halves, StateDelta } from './types.js';
 
@@ -29,6 +29,8 @@ export class LocalWriter {
   /** An increment with an Idempotency-Key: a new dot. The caller checked lookupIdem() first. */
   prepareDot(key: string, delta: number, idem: string): { delta: StateDelta; dot: Dot } {
     this.checkDelta(delta);
+    // A node makes at most one dot per key: its own dots are never concurrent, so two would both count.
+    assert(this.crdt.lookupIdem(idem) === undefined, () => `${this.crdt.self} already holds a dot for ${idem}`);
     const seq = Math.max(this.reservedSeq, this.crdt.highestOwnSeq()) + 1;
     this.reservedSeq = seq;
     // fromEntries, not assignment: a node id may be spelled `__proto__`.

@@ -42,7 +42,17 @@ interface PeerState {
   dirty: boolean;
   reachable: boolean | null;
   roundsSinceSend: number;
+  /** Consecutive failed messages, and the rounds still to sit out before the next (jittered backoff). */
+  failures: number;
+  backoffRounds: number;
 }
+
+/**
+ * A failing peer is retried after a random 0..min(2^failures, this) rounds (full jitter). Kept
+ * short: the transport's circuit breaker already stops sending to a peer that keeps failing, and
+ * every round waited here is added to the convergence time after a partition heals.
+ */
+const MAX_BACKOFF_ROUNDS = 1;
 
 export interface OutgoingMessage {
   readonly peer: NodeId;
@@ -68,6 +78,8 @@ export class Replicator {
         dirty: false,
         reachable: null,
         roundsSinceSend: 0,
+        failures: 0,
+        backoffRounds: 0,
       });
     }
   }
@@ -87,6 +99,10 @@ export class Replicator {
     const candidates: NodeId[] = [];
     for (const [id, p] of this.peers) {
       p.roundsSinceSend++;
+      if (p.backoffRounds > 0) {
+        p.backoffRounds--;
+        continue;
+      }
       const behind = p.acknowledged === null || p.acknowledged < crdt.currentVersion;
       if (behind || p.roundsSinceSend >= this.options.heartbeatRounds) candidates.push(id);
     }
@@ -94,9 +110,9 @@ export class Replicator {
     return chosen.filter((id) => this.claim(id));
   }
 
-  /** Push after a local change: every peer, now or when its in-flight message completes. */
+  /** Push after a local change: every peer not backing off, now or when its in-flight message completes. */
   push(): NodeId[] {
-    return this.peerIds.filter((id) => this.claim(id));
+    return this.peerIds.filter((id) => this.peer(id).backoffRounds === 0 && this.claim(id));
   }
 
   private claim(id: NodeId): boolean {
@@ -129,11 +145,20 @@ export class Replicator {
     return { peer: id, body, version: crdt.currentVersion, entries: state.plain.length + state.dots.length + state.compacted.length };
   }
 
+  /** A state body for a peer that asked (a read pulling state): no claim, nothing acknowledged. */
+  bodyFor(id: NodeId, crdt: CounterCrdt): GossipBody {
+    const p = this.peer(id);
+    const delta = this.options.replication === 'delta' && p.acknowledged !== null ? crdt.deltaSince(p.acknowledged, null) : null;
+    return { v: WIRE_VERSION, mode: crdt.mode, full: delta === null, seen: encodeSeen(crdt.seenVector()), state: encodeState(delta ?? crdt.fullState()) };
+  }
+
   /** The peer merged and persisted a message built at `version`. Returns whether to send again now. */
   sent(id: NodeId, version: number, replySeen: Map<NodeId, number>, crdt: CounterCrdt): boolean {
     const p = this.peer(id);
     p.inFlight = false;
     p.reachable = true;
+    p.failures = 0;
+    p.backoffRounds = 0;
     p.acknowledged = Math.max(p.acknowledged ?? 0, version);
     this.report(id, replySeen, crdt);
     return this.again(id);
@@ -144,7 +169,19 @@ export class Replicator {
     const p = this.peer(id);
     p.inFlight = false;
     p.reachable = false;
+    p.failures++;
+    p.backoffRounds = this.options.rng.int(0, Math.min(2 ** p.failures, MAX_BACKOFF_ROUNDS));
     return false;
+  }
+
+  /** Whether our last message to the peer failed (so a reply to it should carry our state). */
+  isUnreachable(id: NodeId): boolean {
+    return this.peer(id).reachable === false;
+  }
+
+  /** Some other call to the peer failed on the network: gossip will find out when it is back. */
+  markUnreachable(id: NodeId): void {
+    this.peer(id).reachable = false;
   }
 
   /** Whether a message asked for while one was in flight should go now. */
@@ -160,7 +197,7 @@ export class Replicator {
    */
   report(id: NodeId, seen: Map<NodeId, number>, crdt: CounterCrdt): void {
     const p = this.peer(id);
-    p.reachable = true;
+    // Not `reachable = true`: hearing from a peer says nothing about our messages reaching it.
     for (const [o, s] of seen) p.known.set(o, Math.max(p.known.get(o) ?? 0, s));
     this.recheck(id, crdt);
     if (this.usable(id, seen, crdt)) this.accept(p, seen);

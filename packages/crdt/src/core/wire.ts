@@ -14,6 +14,8 @@ import type { Compacted, CounterMode, Dot, Halves, PlainCell, StateDelta } from 
 
 export const GOSSIP = 'crdt.gossip';
 export const PULL = 'crdt.pull';
+/** "Do you hold dots for this Idempotency-Key?" Asked before a keyed increment makes a new dot. */
+export const IDEM = 'crdt.idem';
 export const WIRE_VERSION = 1;
 
 type PlainTuple = [NodeId, string, number, number];
@@ -35,10 +37,15 @@ export interface GossipBody {
   readonly state: WireState;
 }
 
-/** The reply to a gossip or pull: what the receiver holds after merging. */
+/**
+ * The reply to a gossip: what the receiver holds after merging; plus, when the receiver's own
+ * messages to the sender are failing (a partition healing, its breaker still open), its delta
+ * for the sender (push-pull anti-entropy, Demers et al. 1987): one working direction suffices.
+ */
 export interface GossipReply {
   readonly v: number;
   readonly seen: [NodeId, number][];
+  readonly state?: WireState;
 }
 
 /** At most this many entries of each kind in one message (a full state of a very busy cluster). */
@@ -50,6 +57,10 @@ export function encodeState(delta: StateDelta): WireState {
     dots: delta.dots.map((d) => [d.origin, d.seq, d.idem, d.key, d.delta, Object.entries(d.deps).filter(([, s]) => s > 0)]),
     compacted: delta.compacted.map((c) => [c.origin, c.upToSeq, [...c.sums].map(([k, h]) => [k, h.p, h.n] as [string, number, number])]),
   };
+}
+
+export function encodeDots(dots: readonly Dot[]): DotTuple[] {
+  return encodeState({ plain: [], dots, compacted: [] }).dots;
 }
 
 export function encodeSeen(seen: ReadonlyMap<NodeId, number>): [NodeId, number][] {
@@ -75,10 +86,26 @@ export class WireParser {
     return { full: o.full, seen: this.seen(o.seen, 'seen'), state: this.state(o.state) };
   }
 
-  reply(body: unknown): Map<NodeId, number> {
+  reply(body: unknown): { seen: Map<NodeId, number>; state: StateDelta | null } {
     const o = record(body, 'reply');
     if (o.v !== WIRE_VERSION) throw new BadRequestError('v', `protocol version ${String(o.v)} is not ${WIRE_VERSION}`);
-    return this.seen(o.seen, 'seen');
+    return { seen: this.seen(o.seen, 'seen'), state: o.state === undefined ? null : this.state(o.state) };
+  }
+
+  idemRequest(body: unknown): string {
+    const o = record(body, 'body');
+    if (o.v !== WIRE_VERSION) throw new BadRequestError('v', `protocol version ${String(o.v)} is not ${WIRE_VERSION}`);
+    if (!isIdempotencyKey(o.idem)) throw new BadRequestError('idem', 'not an idempotency key (1-128 printable ASCII)');
+    return o.idem;
+  }
+
+  /** The dots a peer holds for `idem`; each must carry that idem. */
+  idemReply(body: unknown, idem: string): Dot[] {
+    const o = record(body, 'reply');
+    if (o.v !== WIRE_VERSION) throw new BadRequestError('v', `protocol version ${String(o.v)} is not ${WIRE_VERSION}`);
+    const dots = this.state({ plain: [], dots: o.dots, compacted: [] }).dots;
+    if (dots.some((d) => d.idem !== idem)) throw new BadRequestError('dots', `a dot for another idempotency key than ${idem}`);
+    return [...dots];
   }
 
   seen(value: unknown, field: string): Map<NodeId, number> {

@@ -1,9 +1,6 @@
 import { assert, vclock } from '@playground/core';
 import type { NodeId, RpcFailure, VClock } from '@playground/core';
 import type { PutReply } from './messages.js';
-import { objectFromWire } from './versioned.js';
-import type { ResolveMode, VersionedObject, VersionWire } from './versioned.js';
-import { joinInto } from './replica.js';
 
 /**
  * The coordinator of one request (Dynamo §4.5), as pure state machines: they are told what
@@ -18,19 +15,34 @@ export interface Target {
 }
 
 /**
- * Chooses the targets of a request: the key's N preference-list nodes that are up and, with a
- * sloppy quorum, a stand-in from further along the ring for each one that is down. `spare` are
- * the remaining healthy stand-ins, for owners that fail during the request.
+ * Chooses the targets of a request: the key's N preference-list nodes and, with a sloppy
+ * quorum, a stand-in from further along the ring in place of each one that is down. Without a
+ * sloppy quorum a suspected owner is still tried (suspicion may be wrong; a copy there costs
+ * nothing) but does not count as `reachable`. `spare` are the remaining healthy stand-ins, for
+ * owners that fail during the request.
  */
-export function planTargets(walk: readonly NodeId[], n: number, isUp: (node: NodeId) => boolean, sloppy: boolean): { targets: Target[]; spare: NodeId[] } {
+export function planTargets(
+  walk: readonly NodeId[],
+  n: number,
+  isUp: (node: NodeId) => boolean,
+  sloppy: boolean,
+): { targets: Target[]; reachable: number; spare: NodeId[] } {
   assert(n >= 1 && n <= walk.length, `n=${n} needs at least n nodes on the ring`);
   const spare = walk.slice(n).filter(isUp);
   const targets: Target[] = [];
+  let reachable = 0;
   for (const owner of walk.slice(0, n)) {
-    if (isUp(owner)) targets.push({ node: owner });
-    else if (sloppy && spare.length > 0) targets.push({ node: spare.shift() as NodeId, hintFor: owner });
+    if (isUp(owner)) {
+      targets.push({ node: owner });
+      reachable++;
+    } else if (sloppy && spare.length > 0) {
+      targets.push({ node: spare.shift() as NodeId, hintFor: owner });
+      reachable++;
+    } else if (!sloppy) {
+      targets.push({ node: owner });
+    }
   }
-  return { targets, spare };
+  return { targets, reachable, spare };
 }
 
 /** Whether a failed copy may have been applied: only what was never sent, or was refused, surely was not. */
@@ -69,16 +81,16 @@ export class WriteRound {
 
   constructor(
     readonly w: number,
-    targets: readonly Target[],
-    spare: readonly NodeId[],
+    plan: { readonly targets: readonly Target[]; readonly reachable: number; readonly spare: readonly NodeId[] },
     private readonly sloppy: boolean,
     readonly deadlineTick: number,
   ) {
     assert(w >= 1, 'w >= 1');
-    for (const t of targets) this.copies.set(t.node, { target: t, state: 'pending' });
-    this.spare = [...spare];
-    if (targets.length < w) {
-      this.decided = { kind: 'unavailable', acks: 0, reason: `only ${targets.length} of the ${w} replicas needed are reachable` };
+    for (const t of plan.targets) this.copies.set(t.node, { target: t, state: 'pending' });
+    this.spare = [...plan.spare];
+    if (plan.reachable < w) {
+      // Refused before anything is sent: the one quorum failure that is surely not applied.
+      this.decided = { kind: 'unavailable', acks: 0, reason: `only ${plan.reachable} of the ${w} replicas needed are reachable` };
     }
   }
 
@@ -161,100 +173,6 @@ export class WriteRound {
     const states = [...this.copies.values()].map((c) => c.state);
     const maybeApplied = this.acks > 0 || states.some((s) => s === 'unknown' || s === 'pending');
     return maybeApplied ? { kind: 'timeout', acks: this.acks, reason } : { kind: 'unavailable', acks: 0, reason };
-  }
-}
-
-export type ReadDecision =
-  | { kind: 'ok'; replies: number; object: VersionedObject; siblingsSeen: number }
-  | { kind: 'unavailable'; reason: string }
-  | { kind: 'timeout'; reason: string };
-
-/**
- * One read: waits for R replicas, answers their join (siblings merged by the resolve mode),
- * and afterwards names the replicas whose copy differs from the join, for read repair (§4.4).
- */
-export class ReadRound {
-  private readonly replies = new Map<NodeId, VersionWire[]>();
-  private readonly failed = new Set<NodeId>();
-  private decided: ReadDecision | undefined;
-  private readonly targets: readonly Target[];
-
-  constructor(
-    readonly r: number,
-    targets: readonly Target[],
-    private readonly mode: ResolveMode,
-    private readonly siblingsMax: number,
-    readonly deadlineTick: number,
-  ) {
-    this.targets = targets;
-    if (targets.length < r) this.decided = { kind: 'unavailable', reason: `only ${targets.length} of the ${r} replicas needed are reachable` };
-  }
-
-  initialTargets(): Target[] {
-    return this.decided === undefined ? [...this.targets] : [];
-  }
-
-  get decision(): ReadDecision | undefined {
-    return this.decided;
-  }
-
-  get settled(): boolean {
-    return this.targets.every((t) => this.replies.has(t.node) || this.failed.has(t.node));
-  }
-
-  onReply(node: NodeId, versions: VersionWire[]): void {
-    if (this.replies.has(node) || this.failed.has(node)) return;
-    this.replies.set(node, versions);
-    if (this.decided === undefined && this.replies.size >= this.r) {
-      this.decided = { kind: 'ok', replies: this.replies.size, object: this.joined(), siblingsSeen: this.siblingsSeen() };
-    }
-  }
-
-  onFailure(node: NodeId): void {
-    if (this.replies.has(node)) return;
-    this.failed.add(node);
-    if (this.decided === undefined && this.targets.length - this.failed.size < this.r) {
-      this.decided = { kind: 'timeout', reason: `${this.failed.size} of ${this.targets.length} replicas failed to answer` };
-    }
-  }
-
-  onTick(nowTick: number): void {
-    if (this.decided === undefined && nowTick >= this.deadlineTick) {
-      this.decided = { kind: 'timeout', reason: `${this.replies.size} of ${this.r} replies before the deadline` };
-    }
-  }
-
-  /** The join of every reply so far. */
-  joined(): VersionedObject {
-    const out = objectFromWire(this.mode, [], this.siblingsMax);
-    for (const versions of this.replies.values()) joinInto(out, objectFromWire(this.mode, versions, this.siblingsMax), this.siblingsMax);
-    return out;
-  }
-
-  /**
-   * Read repair (Dynamo §4.4): the owners that answered with a copy other than the join of all
-   * answers get the join. Stand-ins are left alone: they hold hints, not replicas.
-   */
-  repairs(): { node: NodeId; versions: VersionWire[] }[] {
-    if (this.replies.size < 2) return [];
-    const joined = this.joined();
-    const digest = joined.digest();
-    const out: { node: NodeId; versions: VersionWire[] }[] = [];
-    for (const t of this.targets) {
-      const versions = this.replies.get(t.node);
-      if (versions === undefined || t.hintFor !== undefined) continue;
-      if (objectFromWire(this.mode, versions, this.siblingsMax).digest() !== digest) out.push({ node: t.node, versions: joined.toWire() });
-    }
-    return out;
-  }
-
-  /** Distinct concurrent versions across the replies, before they are resolved. */
-  private siblingsSeen(): number {
-    const clocks: VClock[] = [];
-    for (const versions of this.replies.values()) {
-      for (const v of versions) if (!clocks.some((c) => vclock.compare(c, v.c) === 'equal')) clocks.push(v.c);
-    }
-    return clocks.filter((c) => !clocks.some((other) => vclock.compare(c, other) === 'before')).length;
   }
 }
 

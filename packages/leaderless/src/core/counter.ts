@@ -114,22 +114,34 @@ export interface CounterWire {
 
 /**
  * The payload of a version in `lww` mode: a plain integer register stamped with the writer's
- * wall clock (plus its configured skew), resolved like Cassandra: the highest timestamp wins,
- * ties broken by writer id then value. Concurrent read-modify-write increments are lost here.
+ * wall clock in microseconds (plus its configured skew), resolved like Cassandra: the highest
+ * timestamp wins, ties broken by writer id then value. Concurrent read-modify-write increments
+ * are lost here. Microseconds, as Cassandra: with milliseconds, two causally ordered writes in
+ * the same millisecond would tie and the earlier one could win.
  */
 export interface LwwRegister {
   readonly value: number;
-  readonly tsMs: number;
+  readonly tsUs: number;
   readonly writer: NodeId;
+  /**
+   * The Idempotency-Keys of the last LWW_RECENT_KEYS_MAX increments folded into `value`, newest
+   * first. They travel with the value, so a key is listed exactly when its increment is in the
+   * value that won: a retry of a listed key is a duplicate, and a retry of an increment whose
+   * write was overwritten (lost) applies it once. A retry older than the last
+   * LWW_RECENT_KEYS_MAX increments of the key is counted again: that is the bound.
+   */
+  readonly keys?: readonly string[];
 }
+
+export const LWW_RECENT_KEYS_MAX = 256;
 
 /** True when `a` beats `b` under last-writer-wins. */
 export function lwwWins(a: LwwRegister, b: LwwRegister): boolean {
-  if (a.tsMs !== b.tsMs) return a.tsMs > b.tsMs;
+  if (a.tsUs !== b.tsUs) return a.tsUs > b.tsUs;
   if (a.writer !== b.writer) return a.writer > b.writer;
   return a.value > b.value;
 }
 
 export function lwwDigest(r: LwwRegister): string {
-  return digestHex(digestOf(`${r.value}\u0000${r.tsMs}\u0000${r.writer}`));
+  return digestHex(digestOf(`${r.value}\u0000${r.tsUs}\u0000${r.writer}\u0000${(r.keys ?? []).join('\u0000')}`));
 }

@@ -8,24 +8,32 @@ import type { NodeId, RpcFailure } from '@playground/core';
  * only quorum failure that is surely not applied anywhere.
  */
 export class PeerHealth {
-  private readonly down = new Set<NodeId>();
+  private readonly failures = new Map<NodeId, number>();
 
-  constructor(private readonly self: NodeId) {}
+  /**
+   * @param failuresToSuspect consecutive failures before a peer counts as down: one slow answer
+   * on a loaded machine should not take a replica out of every quorum.
+   */
+  constructor(
+    private readonly self: NodeId,
+    private readonly failuresToSuspect = 2,
+  ) {}
 
   isUp(peer: NodeId): boolean {
-    return peer === this.self || !this.down.has(peer);
+    return peer === this.self || (this.failures.get(peer) ?? 0) < this.failuresToSuspect;
   }
 
   recordSuccess(peer: NodeId): void {
-    this.down.delete(peer);
+    this.failures.delete(peer);
   }
 
   /** A peer that answered an error is alive; one that did not answer, or cannot be sent to, is not. */
   recordFailure(peer: NodeId, failure: RpcFailure): void {
-    if (peer !== this.self && failure.kind !== 'remote_error' && failure.kind !== 'overloaded') this.down.add(peer);
+    if (peer === this.self || failure.kind === 'remote_error' || failure.kind === 'overloaded') return;
+    this.failures.set(peer, (this.failures.get(peer) ?? 0) + 1);
   }
 
   downPeers(): NodeId[] {
-    return [...this.down].sort();
+    return [...this.failures.keys()].filter((p) => !this.isUp(p)).sort();
   }
 }

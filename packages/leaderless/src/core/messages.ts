@@ -1,5 +1,6 @@
 import { BadRequestError, isCounterKey, isIdempotencyKey, vclock } from '@playground/core';
 import type { NodeId, VClock } from '@playground/core';
+import { LWW_RECENT_KEYS_MAX } from './counter.js';
 import type { LwwLoss, ResolveMode, VersionWire } from './versioned.js';
 
 /**
@@ -30,14 +31,23 @@ export type PutReply =
   | { status: 'stored' | 'duplicate'; value: number; clock: VClock; siblings: number; lost?: LwwLoss }
   | { status: 'refused'; reason: RefusalReason };
 
+/** A read: a summary by default (digest read), the whole object with `full`. */
 export interface GetMessage {
   key: string;
+  full?: boolean;
 }
 
-export interface GetReply {
-  mode: ResolveMode;
-  versions: VersionWire[];
+/** What a replica holds for a key, without its dots. Equal digests mean equal objects. */
+export interface ReplicaSummary {
+  digest: string;
+  value: number;
+  clock: VClock;
+  siblings: number;
+  /** lww: the Idempotency-Keys that travel with the value (see LwwRegister.keys). */
+  keys?: string[];
 }
+
+export type GetReply = ReplicaSummary & { mode: ResolveMode; versions?: VersionWire[] };
 
 /** A whole object to join: read repair, hint handoff, anti-entropy. */
 export interface StateMessage {
@@ -132,8 +142,15 @@ export function parseVersion(value: unknown, field: string, limits: ParseLimits)
   const o = object(value, field);
   const c = parseMemberClock(o.c, `${field}.c`, limits.members);
   if (limits.mode === 'lww') {
-    onlyFields(o, field, ['c', 'v', 't', 'w']);
-    return { c, v: safeInt(o.v, `${field}.v`), t: safeInt(o.t, `${field}.t`), w: member(o.w, `${field}.w`, limits) };
+    onlyFields(o, field, ['c', 'v', 't', 'w', 'k']);
+    const out: VersionWire = { c, v: safeInt(o.v, `${field}.v`), t: safeInt(o.t, `${field}.t`), w: member(o.w, `${field}.w`, limits) };
+    if (o.k !== undefined) {
+      if (!Array.isArray(o.k) || o.k.length > LWW_RECENT_KEYS_MAX || !o.k.every(isIdempotencyKey)) {
+        fail(`${field}.k`, `must be at most ${LWW_RECENT_KEYS_MAX} idempotency keys`);
+      }
+      out.k = o.k as string[];
+    }
+    return out;
   }
   onlyFields(o, field, ['c', 'd', 's']);
   const out: VersionWire = { c };
@@ -175,8 +192,27 @@ export function parsePut(body: unknown, limits: ParseLimits): PutMessage {
 
 export function parseGet(body: unknown): GetMessage {
   const o = object(body, 'body');
-  onlyFields(o, 'body', ['key']);
-  return { key: key(o.key) };
+  onlyFields(o, 'body', ['key', 'full']);
+  if (o.full !== undefined && typeof o.full !== 'boolean') fail('full', 'must be a boolean');
+  return o.full === true ? { key: key(o.key), full: true } : { key: key(o.key) };
+}
+
+/** A replica's answer to a read (checked by the coordinator: a peer's bug must not crash it). */
+export function parseGetReply(body: unknown, full: boolean, limits: ParseLimits): GetReply {
+  const o = object(body, 'reply');
+  const reply: GetReply = {
+    mode: mode(o.mode, limits),
+    digest: hex16(o.digest, 'digest'),
+    value: safeInt(o.value, 'value'),
+    clock: parseMemberClock(o.clock, 'clock', limits.members),
+    siblings: safeInt(o.siblings, 'siblings', 0),
+  };
+  if (o.keys !== undefined) {
+    if (!Array.isArray(o.keys) || o.keys.length > LWW_RECENT_KEYS_MAX || !o.keys.every(isIdempotencyKey)) fail('keys', 'must be idempotency keys');
+    reply.keys = o.keys as string[];
+  }
+  if (full) reply.versions = parseVersions(o.versions, 'versions', limits);
+  return reply;
 }
 
 export function parseState(body: unknown, limits: ParseLimits): StateMessage {

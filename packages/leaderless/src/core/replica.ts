@@ -2,8 +2,8 @@ import { assert } from '@playground/core';
 import type { NodeId } from '@playground/core';
 import { CounterCrdt } from './counter.js';
 import { hash32 } from './hash.js';
-import type { PutMessage, PutReply, RefusalReason, StateMessage, StateReply } from './messages.js';
-import { emptyObject, LwwObject, MergeObject, objectFromWire } from './versioned.js';
+import type { PutMessage, PutReply, RefusalReason, ReplicaSummary, StateMessage, StateReply } from './messages.js';
+import { emptyObject, LwwObject, lwwRegisterOf, MergeObject, objectFromWire } from './versioned.js';
 import type { LwwLoss, ResolveMode, VersionedObject, VersionWire } from './versioned.js';
 
 export interface ReplicaConfig {
@@ -81,9 +81,7 @@ export class Replica {
       }
       siblingsCollapsed = obj.join({ clock: msg.version.c, crdt: CounterCrdt.fromWire(msg.version) }, this.config.siblingsMax);
     } else {
-      const { c, v, t, w } = msg.version;
-      assert(v !== undefined && t !== undefined && w !== undefined, 'parsePut checks lww fields');
-      lost = obj.join({ clock: c, reg: { value: v, tsMs: t, writer: w } });
+      lost = obj.join({ clock: msg.version.c, reg: lwwRegisterOf(msg.version) });
     }
     this.install(msg.key, msg.hintFor, obj, isNewHint);
     const reply: PutReply = { status: duplicate ? 'duplicate' : 'stored', value: obj.value(), clock: obj.clock(), siblings: obj.siblingCount() };
@@ -110,18 +108,31 @@ export class Replica {
     return { reply: { status: 'stored', digest: obj.digest() }, effects };
   }
 
-  /** What this node answers to a read: its replica of the key joined with any hints for it. */
+  /** What this node answers to a full read: its replica of the key joined with any hints for it. */
   read(key: string): VersionWire[] {
+    return this.readable(key).toWire();
+  }
+
+  /** What this node answers to a digest read: no dots, O(siblings). */
+  summary(key: string): ReplicaSummary {
+    const obj = this.readable(key);
+    const summary: ReplicaSummary = { digest: obj.digest(), value: obj.value(), clock: obj.clock(), siblings: obj.siblingCount() };
+    const keys = obj instanceof LwwObject ? obj.register()?.keys : undefined;
+    if (keys !== undefined) summary.keys = [...keys];
+    return summary;
+  }
+
+  private readable(key: string): VersionedObject {
     const mine = this.objects.get(key);
     const hinted: VersionedObject[] = [];
     for (const perOwner of this.hints.values()) {
       const h = perOwner.get(key);
       if (h !== undefined) hinted.push(h);
     }
-    if (hinted.length === 0) return mine?.toWire() ?? [];
+    if (hinted.length === 0) return mine ?? emptyObject(this.config.mode);
     const joined = objectFromWire(this.config.mode, mine?.toWire() ?? [], this.config.siblingsMax);
     for (const h of hinted) joinInto(joined, h, this.config.siblingsMax);
-    return joined.toWire();
+    return joined;
   }
 
   object(key: string): VersionedObject | undefined {

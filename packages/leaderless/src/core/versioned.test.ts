@@ -96,24 +96,24 @@ describe('MergeObject (merge mode)', () => {
 describe('LwwObject (lww mode)', () => {
   it('keeps the highest timestamp and reports a concurrent write as lost', () => {
     const obj = new LwwObject();
-    expect(obj.join({ clock: { a: 1 }, reg: { value: 1, tsMs: 100, writer: 'a' } })).toBeUndefined();
-    expect(obj.join({ clock: { b: 1 }, reg: { value: 1, tsMs: 90, writer: 'b' } })).toBe('concurrent');
+    expect(obj.join({ clock: { a: 1 }, reg: { value: 1, tsUs: 100, writer: 'a' } })).toBeUndefined();
+    expect(obj.join({ clock: { b: 1 }, reg: { value: 1, tsUs: 90, writer: 'b' } })).toBe('concurrent');
     expect(obj.value()).toBe(1);
     expect(obj.clock()).toEqual({ a: 1, b: 1 });
   });
 
   it('an overwrite the winner had seen is not a loss', () => {
     const obj = new LwwObject();
-    obj.join({ clock: { a: 1 }, reg: { value: 1, tsMs: 100, writer: 'a' } });
-    expect(obj.join({ clock: { a: 2 }, reg: { value: 2, tsMs: 200, writer: 'a' } })).toBeUndefined();
+    obj.join({ clock: { a: 1 }, reg: { value: 1, tsUs: 100, writer: 'a' } });
+    expect(obj.join({ clock: { a: 2 }, reg: { value: 2, tsUs: 200, writer: 'a' } })).toBeUndefined();
     expect(obj.value()).toBe(2);
   });
 
   it('a causally newer write with a clock behind loses: the skew hazard', () => {
     const obj = new LwwObject();
-    obj.join({ clock: { a: 1 }, reg: { value: 1, tsMs: 1000, writer: 'a' } });
+    obj.join({ clock: { a: 1 }, reg: { value: 1, tsUs: 1000, writer: 'a' } });
     // b read {a:1} and wrote 2, but b's wall clock is 500 ms behind.
-    expect(obj.join({ clock: { a: 1, b: 1 }, reg: { value: 2, tsMs: 600, writer: 'b' } })).toBe('skew');
+    expect(obj.join({ clock: { a: 1, b: 1 }, reg: { value: 2, tsUs: 600, writer: 'b' } })).toBe('skew');
     expect(obj.value()).toBe(1);
   });
 });

@@ -23,7 +23,7 @@ export interface LwwVersion {
 }
 
 /** On the wire and on disk. `c` is the clock; merge mode adds `d`/`s`, lww mode `v`/`t`/`w`. */
-export type VersionWire = { c: VClock } & CounterWire & { v?: number; t?: number; w?: NodeId };
+export type VersionWire = { c: VClock } & CounterWire & { v?: number; t?: number; w?: NodeId; k?: string[] };
 
 /** Why an LWW replica threw a write's value away (the lesson the `lww` mode teaches). */
 export type LwwLoss = 'concurrent' | 'skew';
@@ -169,7 +169,7 @@ export class LwwObject {
     const winner = incomingWins ? incoming : current;
     const loser = incomingWins ? current : incoming;
     this.version = { clock: vclock.merge(winner.clock, loser.clock), reg: winner.reg };
-    const sameWrite = loser.reg.tsMs === winner.reg.tsMs && loser.reg.writer === winner.reg.writer && loser.reg.value === winner.reg.value;
+    const sameWrite = loser.reg.tsUs === winner.reg.tsUs && loser.reg.writer === winner.reg.writer && loser.reg.value === winner.reg.value;
     if (sameWrite) return undefined;
     const order = vclock.compare(loser.clock, winner.clock);
     if (order === 'before') return undefined; // the winner had seen it: an overwrite, not a loss
@@ -204,17 +204,24 @@ export class LwwObject {
   toWire(): VersionWire[] {
     if (this.version === undefined) return [];
     const { clock, reg } = this.version;
-    return [{ c: clock, v: reg.value, t: reg.tsMs, w: reg.writer }];
+    const wire: VersionWire = { c: clock, v: reg.value, t: reg.tsUs, w: reg.writer };
+    if (reg.keys !== undefined && reg.keys.length > 0) wire.k = [...reg.keys];
+    return [wire];
   }
 
   static fromWire(wire: readonly VersionWire[]): LwwObject {
     const obj = new LwwObject();
     for (const v of wire) {
       assert(v.v !== undefined && v.t !== undefined && v.w !== undefined, 'an lww version needs v, t and w');
-      obj.join({ clock: v.c, reg: { value: v.v, tsMs: v.t, writer: v.w } });
+      obj.join({ clock: v.c, reg: lwwRegisterOf(v) });
     }
     return obj;
   }
+}
+
+export function lwwRegisterOf(v: VersionWire): LwwRegister {
+  assert(v.v !== undefined && v.t !== undefined && v.w !== undefined, 'an lww version needs v, t and w');
+  return v.k === undefined ? { value: v.v, tsUs: v.t, writer: v.w } : { value: v.v, tsUs: v.t, writer: v.w, keys: v.k };
 }
 
 export type VersionedObject = MergeObject | LwwObject;
