@@ -1,0 +1,326 @@
+/**
+ * The Raft figures: our Raft against etcd (a production Raft) on the same machine, same load tool.
+ *
+ *   npm run bench -- --topology raft --figures [--duration 10] [--trials 20] [--no-etcd]
+ *
+ * 1. Throughput: autocannon POST /incr through the leader, each request with a unique
+ *    Idempotency-Key (so every one is a new replicated, fsynced increment), at 64 connections
+ *    (req/s, p50, p99) and at 1 connection (p50). etcd: POST /v3/kv/put through its gateway.
+ * 2. Unavailability: kill -9 the leader; the time from the kill to the next acknowledged write
+ *    through a survivor (overlapping probe writes on every survivor, a new one every 5-15 ms). Then restart the
+ *    killed member, wait until it has caught up, and repeat.
+ */
+import { arch, cpus, hostname, loadavg, release, totalmem } from 'node:os';
+import { TestCluster } from '@playground/node/testing';
+import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { EtcdCluster, b64, etcdVersion } from './etcd.js';
+import { httpCall, pollUntil, sleep } from './http.js';
+import { histogramBuckets, parsePrometheus, processCpuMs, sumOf } from './metrics.js';
+import { gitCommit } from './provenance.js';
+
+export interface FiguresOptions {
+  durationS: number;
+  trials: number;
+  etcd: boolean;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface SystemFigures {
+  system: string;
+  version: string;
+  c64: ClosedLoopResult;
+  c1: ClosedLoopResult;
+  unavailabilityMs: number[];
+  medianUnavailabilityMs: number;
+  worstUnavailabilityMs: number;
+  /** CPU per process during the 64-connection run, as a share of one core. */
+  cpuShare: Record<string, number>;
+  notes: string[];
+}
+
+/** What a figures run needs from a system: a leader, a write through any member, kill, restart. */
+interface FiguresTarget {
+  readonly name: string;
+  readonly version: string;
+  members(): string[];
+  pid(id: string): number | null;
+  leader(): Promise<string | null>;
+  writeUrl(id: string): string;
+  writeBody: string;
+  writeHeaders(probeKey: string): Record<string, string>;
+  write(id: string, probeKey: string, timeoutMs: number): Promise<boolean>;
+  kill(id: string): Promise<void>;
+  restart(id: string): Promise<void>;
+  /** Resolves once every member is up and caught up. */
+  settled(): Promise<void>;
+  notes(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+let uniq = 0;
+const runTag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+const nextKey = (): string => `f-${runTag}-${++uniq}`;
+
+async function raftTarget(): Promise<FiguresTarget> {
+  const cluster = await TestCluster.start({ topology: 'raft', nodes: 3, flags: { fsync: true } });
+  const leaderOf = async (): Promise<string | null> => {
+    for (const n of cluster.liveNodes) {
+      const s = await cluster.status(n.id);
+      if (s?.role === 'leader') return n.id;
+    }
+    return null;
+  };
+  const metricsOf = async (id: string): Promise<ReturnType<typeof parsePrometheus>> => {
+    const r = await httpCall(`${cluster.node(id).url}/metrics`, { timeoutMs: 3000 });
+    return r.status === 200 ? parsePrometheus(String(r.body)) : [];
+  };
+  return {
+    name: 'raft (this project)',
+    version: 'workspace',
+    members: () => cluster.nodes.map((n) => n.id),
+    pid: (id) => cluster.node(id).proc?.pid ?? null,
+    leader: leaderOf,
+    writeUrl: (id) => `${cluster.node(id).url}/incr`,
+    writeBody: '{}',
+    writeHeaders: (probeKey) => ({ 'idempotency-key': probeKey }),
+    write: async (id, probeKey, timeoutMs) =>
+      (await httpCall(`${cluster.node(id).url}/incr`, { method: 'POST', body: {}, headers: { 'idempotency-key': probeKey }, timeoutMs })).status === 200,
+    kill: (id) => cluster.kill(id),
+    restart: (id) => cluster.startNode(id),
+    settled: async () => {
+      await pollUntil(async () => {
+        const leader = await leaderOf();
+        if (leader === null || cluster.liveNodes.length < cluster.nodes.length) return false;
+        const statuses = await Promise.all(cluster.nodes.map((n) => cluster.status(n.id)));
+        const commit = Number(statuses.find((s) => s?.id === leader)?.commitIndex ?? -1);
+        return statuses.every((s) => s !== null && Number(s.lastApplied) >= commit);
+      }, 20_000, 'the raft cluster to settle');
+    },
+    notes: async () => {
+      const leader = await leaderOf();
+      if (leader === null) return [];
+      const m = await metricsOf(leader);
+      const saves = sumOf(m, 'raft_log_save_seconds_count');
+      const saveSum = sumOf(m, 'raft_log_save_seconds_sum');
+      const entries = sumOf(m, 'raft_log_save_entries_sum');
+      const batches = sumOf(m, 'raft_log_save_entries_count');
+      const buckets = histogramBuckets(m, 'raft_log_save_seconds');
+      const p50Bucket = buckets.find((b) => b.count >= saves / 2)?.le;
+      return [
+        `leader ${leader}: ${saves} log saves (append+fsync), mean ${((saveSum / Math.max(1, saves)) * 1000).toFixed(2)} ms, median bucket <= ${p50Bucket === undefined ? '?' : (p50Bucket * 1000).toFixed(1)} ms`,
+        `leader ${leader}: ${(entries / Math.max(1, batches)).toFixed(1)} entries per fsync on average (group commit)`,
+      ];
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+async function etcdTarget(): Promise<FiguresTarget> {
+  const cluster = await EtcdCluster.start(3);
+  const putBody = JSON.stringify({ key: b64('bench'), value: b64('x') });
+  return {
+    name: 'etcd',
+    version: etcdVersion() ?? 'unknown',
+    members: () => cluster.members.map((m) => m.id),
+    pid: (id) => cluster.member(id).proc?.pid ?? null,
+    leader: () => cluster.leader(),
+    writeUrl: (id) => `${cluster.member(id).url}/v3/kv/put`,
+    writeBody: putBody,
+    writeHeaders: () => ({}),
+    write: async (id, probeKey, timeoutMs) => (await cluster.put(id, `probe/${probeKey}`, 'x', timeoutMs)).status === 200,
+    kill: (id) => cluster.kill(id),
+    restart: (id) => cluster.restart(id),
+    settled: async () => {
+      await pollUntil(async () => {
+        if (cluster.members.some((m) => !m.proc)) return false;
+        const leader = await cluster.leader();
+        if (leader === null) return false;
+        const health = await Promise.all(cluster.members.map((m) => httpCall(`${m.url}/health`, { timeoutMs: 1000 })));
+        return health.every((h) => h.status === 200 && h.body?.health === 'true');
+      }, 20_000, 'the etcd cluster to settle');
+    },
+    notes: async () => {
+      const leader = await cluster.leader();
+      if (leader === null) return [];
+      const r = await httpCall(`${cluster.member(leader).url}/metrics`, { timeoutMs: 3000 });
+      const m = r.status === 200 ? parsePrometheus(String(r.body)) : [];
+      const count = sumOf(m, 'etcd_disk_wal_fsync_duration_seconds_count');
+      const sum = sumOf(m, 'etcd_disk_wal_fsync_duration_seconds_sum');
+      const proposals = sumOf(m, 'etcd_server_proposals_committed_total');
+      return count === 0
+        ? []
+        : [`leader ${leader}: ${count} WAL fsyncs, mean ${((sum / count) * 1000).toFixed(2)} ms, ${(proposals / count).toFixed(1)} committed proposals per fsync`];
+    },
+    stop: () => cluster.stop(),
+  };
+}
+
+async function throughput(t: FiguresTarget, connections: number, durationS: number, signal?: AbortSignal): Promise<{ result: ClosedLoopResult; cpuShare: Record<string, number> }> {
+  const leader = await pollUntil(() => t.leader(), 10_000, `a ${t.name} leader`);
+  const pids = t.members().map((id) => ({ id, pid: t.pid(id) }));
+  const before = pids.map(({ pid }) => (pid === null ? null : processCpuMs(pid)));
+  const selfBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await runClosedLoop({
+    label: t.name === 'etcd' ? 'PUT /v3/kv/put' : 'POST /incr, unique Idempotency-Key',
+    url: t.writeUrl(leader),
+    method: 'POST',
+    body: t.writeBody,
+    connections,
+    durationS,
+    perRequestHeaders: t.name === 'etcd' ? undefined : () => t.writeHeaders(nextKey()),
+    signal,
+  });
+  const wallMs = performance.now() - started;
+  const cpuShare: Record<string, number> = {};
+  pids.forEach(({ id, pid }, i) => {
+    const after = pid === null ? null : processCpuMs(pid);
+    const b = before[i];
+    if (after !== null && b !== null && b !== undefined) cpuShare[id === leader ? `${id} (leader)` : id] = round2((after - b) / wallMs);
+  });
+  const self = process.cpuUsage(selfBefore);
+  cpuShare['load generator'] = round2((self.user + self.system) / 1000 / wallMs);
+  return { result, cpuShare };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** Kill -9 the leader, time to the next acknowledged write through a survivor. */
+async function unavailabilityTrial(t: FiguresTarget, trial: number): Promise<number> {
+  await t.settled();
+  const leader = await pollUntil(() => t.leader(), 10_000, `a ${t.name} leader`);
+  const survivors = t.members().filter((id) => id !== leader);
+  const killedAt = performance.now();
+  const killed = t.kill(leader);
+  let ackedAt = Infinity;
+  // Overlapping attempts every 5-15 ms on every survivor (at most 200 in flight each): a write
+  // that hangs until its timeout must not hide a leader elected meanwhile.
+  const probe = async (id: string): Promise<void> => {
+    const deadline = killedAt + 30_000;
+    const inFlight = new Set<Promise<void>>();
+    let attempt = 0;
+    while (ackedAt === Infinity && performance.now() < deadline) {
+      if (inFlight.size < 200) {
+        const p: Promise<void> = t.write(id, `probe-${runTag}-${trial}-${id}-${++attempt}`, 3000).then((ok) => {
+          if (ok) ackedAt = Math.min(ackedAt, performance.now());
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+      }
+      await sleep(5 + Math.random() * 10);
+    }
+    await Promise.all(inFlight);
+  };
+  await Promise.all(survivors.map(probe));
+  await killed;
+  if (ackedAt === Infinity) throw new Error(`${t.name}: no write acknowledged within 30 s of killing the leader`);
+  await t.restart(leader);
+  return ackedAt - killedAt;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+async function measure(t: FiguresTarget, options: FiguresOptions): Promise<SystemFigures> {
+  const { log } = options;
+  log(`${t.name} ${t.version}: warming up (2 s at 64 connections)`);
+  await throughput(t, 64, 2, options.signal);
+  log(`${t.name}: ${options.durationS} s at 64 connections`);
+  const c64 = await throughput(t, 64, options.durationS, options.signal);
+  log(`  ${c64.result.okPerSec} ok/s, p50 ${c64.result.latency.p50} ms, p99 ${c64.result.latency.p99} ms, non-2xx ${c64.result.non2xx}, errors ${c64.result.errors}`);
+  const notes = [`CPU during the 64-connection run (share of one core): ${Object.entries(c64.cpuShare).map(([k, v]) => `${k} ${v}`).join(', ')}`, ...(await t.notes())];
+  log(`${t.name}: ${Math.max(3, Math.round(options.durationS / 2))} s at 1 connection`);
+  const c1 = await throughput(t, 1, Math.max(3, Math.round(options.durationS / 2)), options.signal);
+  log(`  ${c1.result.okPerSec} ok/s, p50 ${c1.result.latency.p50} ms, p99 ${c1.result.latency.p99} ms`);
+  const unavailabilityMs: number[] = [];
+  for (let i = 1; i <= options.trials && options.signal?.aborted !== true; i++) {
+    const ms = await unavailabilityTrial(t, i);
+    unavailabilityMs.push(Math.round(ms));
+    log(`  kill -9 leader, trial ${i}/${options.trials}: ${Math.round(ms)} ms to the next acknowledged write`);
+  }
+  return {
+    system: t.name,
+    version: t.version,
+    c64: c64.result,
+    c1: c1.result,
+    unavailabilityMs,
+    medianUnavailabilityMs: median(unavailabilityMs),
+    worstUnavailabilityMs: Math.max(...unavailabilityMs),
+    cpuShare: c64.cpuShare,
+    notes,
+  };
+}
+
+export interface FiguresReport {
+  machine: Record<string, unknown>;
+  systems: SystemFigures[];
+  targets: { check: string; met: boolean | null }[];
+  table: string;
+}
+
+export async function runRaftFigures(options: FiguresOptions): Promise<FiguresReport> {
+  const loadAtStart = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+  const systems: SystemFigures[] = [];
+  const makers: (() => Promise<FiguresTarget>)[] = [raftTarget];
+  if (options.etcd) {
+    if (etcdVersion() === null) options.log('etcd is not on PATH (apt-get install -y etcd-server): measuring Raft alone');
+    else makers.push(etcdTarget);
+  }
+  for (const make of makers) {
+    const target = await make();
+    try {
+      systems.push(await measure(target, options));
+    } finally {
+      await target.stop();
+    }
+  }
+  const raft = systems[0] as SystemFigures;
+  const etcd = systems[1];
+  const targets = [
+    { check: "64 connections: at least 2x etcd's puts/s", met: etcd ? raft.c64.okPerSec >= 2 * etcd.c64.okPerSec : null },
+    { check: '64 connections: p99 < 40 ms', met: raft.c64.latency.p99 < 40 },
+    { check: '1 connection: p50 < 1 ms', met: raft.c1.latency.p50 < 1 },
+    { check: 'kill -9 leader: median unavailability < 400 ms', met: raft.medianUnavailabilityMs < 400 },
+    { check: 'kill -9 leader: worst unavailability < 1 s', met: raft.worstUnavailabilityMs < 1000 },
+  ];
+  const machine = {
+    host: hostname(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${process.platform} ${release()} ${arch()}`,
+    node: process.version,
+    commit: gitCommit(),
+    date: new Date().toISOString(),
+    loadAverage: `${loadAtStart} at the start, ${Math.round((loadavg()[0] ?? 0) * 100) / 100} at the end (1-minute)`,
+  };
+  return { machine, systems, targets, table: figuresTable(machine, systems, targets) };
+}
+
+export function figuresTable(machine: Record<string, unknown>, systems: readonly SystemFigures[], targets: FiguresReport['targets']): string {
+  const row = (label: string, f: (s: SystemFigures) => string): string => `| ${label} | ${systems.map(f).join(' | ')} |`;
+  const lines = [
+    `Machine: ${String(machine.cpu)}, ${String(machine.cores)} cores, ${String(machine.memoryGiB)} GiB, ${String(machine.os)}; Node ${String(machine.node)}; commit ${String(machine.commit)}; ${String(machine.date)}; load average ${String(machine.loadAverage)}`,
+    '',
+    `| 3 members on loopback, fsync on | ${systems.map((s) => `${s.system} ${s.version}`).join(' | ')} |`,
+    `| --- | ${systems.map(() => '---').join(' | ')} |`,
+    row('write', (s) => (s.system === 'etcd' ? 'PUT /v3/kv/put (gateway)' : 'POST /incr, unique Idempotency-Key')),
+    row('64 connections: acknowledged writes/s', (s) => String(s.c64.okPerSec)),
+    row('64 connections: p50 / p99 (ms)', (s) => `${s.c64.latency.p50} / ${s.c64.latency.p99}`),
+    row('64 connections: non-2xx, errors', (s) => `${s.c64.non2xx}, ${s.c64.errors}`),
+    row('1 connection: writes/s', (s) => String(s.c1.okPerSec)),
+    row('1 connection: p50 / p99 (ms)', (s) => `${s.c1.latency.p50} / ${s.c1.latency.p99}`),
+    row(`kill -9 leader: unavailability median / worst (ms, ${systems[0]?.unavailabilityMs.length ?? 0} trials)`, (s) => `${s.medianUnavailabilityMs} / ${s.worstUnavailabilityMs}`),
+    '',
+    'Targets for our Raft:',
+    ...targets.map((t) => `- [${t.met === null ? '?' : t.met ? 'x' : ' '}] ${t.check}${t.met === null ? ' (etcd not measured)' : ''}`),
+    '',
+    ...systems.flatMap((s) => s.notes.map((n) => `- ${s.system}: ${n}`)),
+  ];
+  return lines.join('\n');
+}
