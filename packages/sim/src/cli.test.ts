@@ -26,4 +26,28 @@ describe('npm run sim', () => {
       expect(bad.stdout).toBe('');
     }
   });
+
+  it('runs leaderless and crdt with the eventual-consistency checkers; lww fails with the replay command', async () => {
+    const [leaderless, crdt, lww, bogus, misplaced] = await Promise.all([
+      sim('--topology', 'leaderless', '--seed', '3'),
+      sim('--topology', 'crdt', '--seed', '3'),
+      sim('--topology', 'leaderless', '--resolve', 'lww', '--seed', '1', '--clients', '5'),
+      sim('--topology', 'paxos'),
+      sim('--topology', 'crdt', '--resolve', 'lww'),
+    ]);
+    for (const [run, name] of [[leaderless, 'leaderless'], [crdt, 'crdt']] as const) {
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^SEED=3 topology=${name} `, 'm'));
+      expect(run.stdout).toMatch(/final-convergence: true/);
+      expect(run.stdout).toMatch(/counter-bounds: true/);
+      expect(run.stdout).not.toMatch(/linearizable:/);
+    }
+    expect(lww.status).toBe(1);
+    expect(lww.stdout).toMatch(/lost increments/);
+    expect(lww.stdout).toContain('replay: npm run sim -- --topology leaderless --seed 1 --clients 5 --resolve lww');
+    for (const bad of [bogus, misplaced]) {
+      expect(bad.status).toBe(2);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
 });

@@ -1,12 +1,13 @@
 /**
  * npm run sim -- --topology raft --seed 1234      replay one run exactly
  * npm run sim -- --topology raft --seeds 10000    many runs (from --seed, default: a fresh one)
+ * --topology raft|leaderless|crdt; leaderless takes --resolve merge|lww (lww loses increments on purpose).
  */
 import { parseArgs } from 'node:util';
 import { describeOptions, optionsForSeed, type RunOverrides } from './options.js';
-import { runRaftSeed } from './raft/run.js';
+import { describeTopology, isSimTopologyName, runTopologySeed, SIM_TOPOLOGIES, type TopologyFlags } from './topologies.js';
 
-const USAGE = `usage: npm run sim -- --topology raft [--seed N] [--seeds COUNT] [--nodes 3-7] [--safety-ms MS] [--clients 1-20] [--verbose]`;
+const USAGE = `usage: npm run sim -- --topology ${SIM_TOPOLOGIES.join('|')} [--resolve merge|lww] [--seed N] [--seeds COUNT] [--nodes 3-7] [--safety-ms MS] [--clients 1-20] [--verbose]`;
 
 function die(message: string): never {
   process.stderr.write(`sim: ${message} (npm run sim -- --help)\n`);
@@ -27,6 +28,7 @@ function main(): void {
     ({ values } = parseArgs({
       options: {
         topology: { type: 'string', default: 'raft' },
+        resolve: { type: 'string' },
         seed: { type: 'string' },
         seeds: { type: 'string' },
         nodes: { type: 'string' },
@@ -45,7 +47,12 @@ function main(): void {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (values.topology !== 'raft') die(`--topology ${values.topology} is not simulated yet (available: raft)`);
+  const topology = values.topology;
+  if (!isSimTopologyName(topology)) die(`--topology ${topology} is not simulated (available: ${SIM_TOPOLOGIES.join(', ')})`);
+  const resolve = values.resolve;
+  if (resolve !== undefined && resolve !== 'merge' && resolve !== 'lww') die(`--resolve must be merge or lww, got ${JSON.stringify(resolve)}`);
+  if (resolve !== undefined && topology !== 'leaderless') die(`--resolve applies to --topology leaderless only`);
+  const flags: TopologyFlags = resolve === undefined ? {} : { resolve };
   const firstSeed = intFlag('seed', values.seed, 0, 2 ** 32 - 1) ?? (values.seeds === undefined ? 1 : Math.floor(Math.random() * 2 ** 31));
   const count = intFlag('seeds', values.seeds, 1, 100_000_000) ?? 1;
   const nodes = intFlag('nodes', values.nodes, 3, 7);
@@ -65,14 +72,15 @@ function main(): void {
   for (let i = 0; i < count; i++) {
     const seed = (firstSeed + i) >>> 0;
     const options = optionsForSeed(seed, overrides);
-    if (count === 1 || values.verbose) process.stdout.write(`SEED=${seed} topology=raft ${describeOptions(options)}\n`);
-    const result = runRaftSeed(seed, overrides);
+    const head = [`SEED=${seed} topology=${topology}`, describeTopology(topology, seed, flags), describeOptions(options)].filter((s) => s !== '').join(' ');
+    if (count === 1 || values.verbose) process.stdout.write(`${head}\n`);
+    const result = runTopologySeed(topology, seed, overrides, flags);
     simulatedMs += result.stats.simulatedMs;
     events += result.stats.events;
     if (result.verdicts.some((v) => v.valid === 'unknown')) unknown++;
     if (!result.ok) {
       failures++;
-      if (count > 1 && !values.verbose) process.stdout.write(`SEED=${seed} topology=raft ${describeOptions(options)}\n`);
+      if (count > 1 && !values.verbose) process.stdout.write(`${head}\n`);
       process.stdout.write(`${result.failure}\n`);
     } else if (count === 1 || values.verbose) {
       const s = result.stats;

@@ -12,3 +12,4 @@ export { raftTopology, leaderOf, type RaftTopology, type RaftTopologyOptions } f
 export { RaftSimNode, type CoreFactory } from './raft/adapter.js';
 export { runRaftSeed, replayCommand } from './raft/run.js';
 export { RaftCluster, type ClusterOptions, type Request } from './raft/harness.js';
+export { runTopologySeed, replayCommandFor, describeTopology, leaderlessKnobsForSeed, isSimTopologyName, SIM_TOPOLOGIES, type SimTopologyName, type TopologyFlags } from './topologies.js';

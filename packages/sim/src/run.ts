@@ -118,7 +118,9 @@ export function runSeed<Message, DiskState, DiskRecord, Node extends SimNode<Mes
     // ---- the history checkers ----
     const history = clients.history;
     const keys = [...new Set([...o.client.keys, ...history.map((op) => op.key)])];
-    const finalReads = keys.flatMap((key) => [...sim.nodes].map(([node, n]) => ({ node, key, value: n.localValue(key) })));
+    const finalReads = keys.flatMap((key) =>
+      (topology.holders?.(key, sim.ids) ?? sim.ids).map((node) => ({ node, key, value: sim.node(node).localValue(key) })),
+    );
     const linearizable = (topology.consistency ?? 'linearizable') === 'linearizable';
     if (linearizable) verdicts.push(checkLinearizable(history, { timeBudgetMs: o.linearizableBudgetMs }));
     verdicts.push(checkCounterBounds(history, { allowStale: !linearizable }));

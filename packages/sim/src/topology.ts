@@ -82,6 +82,11 @@ export interface SimTopology<Message, DiskState, DiskRecord, Node extends SimNod
    * adapter as they happen.
    */
   checkSafety?(nodes: ReadonlyMap<NodeId, Node>): string | null;
+  /**
+   * Which nodes hold a key (the final-convergence read asks only them): a leaderless key lives
+   * on its N preference-list nodes, not everywhere. Default: every node.
+   */
+  holders?(key: string, ids: readonly NodeId[]): readonly NodeId[];
   /** After convergence: how many times each idempotency key was applied (not as a duplicate). */
   appliedByIdempotencyKey?(nodes: ReadonlyMap<NodeId, Node>): ReadonlyMap<string, number>;
 }
