@@ -12,6 +12,9 @@ export const BENCH_TOPOLOGIES = ['raft', 'leaderless', 'crdt', 'etcd'] as const;
 export type BenchTopology = (typeof BENCH_TOPOLOGIES)[number];
 
 export const DEFAULT_TOPOLOGIES: readonly BenchTopology[] = ['raft', 'leaderless', 'crdt'];
+/** Topologies with a `--figures` run (bench/src/<topology>-figures.ts). */
+export const FIGURES_TOPOLOGIES = ['raft', 'leaderless', 'crdt'] as const;
+
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['isolate-leader', 'kill-leader'];
 
 export interface BenchOptions {
@@ -54,8 +57,8 @@ export const BENCH_FLAGS: readonly Flag[] = [
   { name: 'op-timeout-ms', type: 'string', help: 'client timeout per operation; past it the outcome is unknown (default 2000)' },
   { name: 'endpoints', type: 'string', help: 'drive an existing cluster instead: n1=http://host:8001,n2=... (needs --secret for faults; one topology)' },
   { name: 'secret', type: 'string', help: 'the cluster secret of --endpoints (for the admin fault API); or CLUSTER_SECRET' },
-  { name: 'figures', type: 'boolean', help: 'Raft figures instead: throughput at 64 and 1 connection and kill -9 unavailability, side by side with etcd' },
-  { name: 'trials', type: 'string', help: '--figures: kill -9 trials per system (default 20)' },
+  { name: 'figures', type: 'boolean', help: "a topology's figures instead (one --topology, default raft): raft = throughput and kill -9 unavailability next to etcd; leaderless = incr/count p50/p99 for (W,R) = (1,1), (2,2), (3,3) next to 1 node; crdt = throughput 3 nodes vs 1, convergence after heal, messages per increment delta vs full" },
+  { name: 'trials', type: 'string', help: '--figures: raft: kill -9 trials per system (default 20); crdt: convergence trials per replication mode (default 10)' },
   { name: 'no-etcd', type: 'boolean', help: '--figures: measure our Raft alone' },
   { name: 'help', type: 'boolean', help: 'print this help' },
 ];
@@ -133,7 +136,9 @@ export function parseBenchArgs(argv: readonly string[], knobs: readonly KnobSpec
   }
   if (endpoints !== null && topologies[0] === 'etcd') throw new UsageError('--endpoints with --topology etcd is not supported: the bench starts etcd itself');
   const figures = values.figures === true;
-  if (figures && str('topology') !== undefined && str('topology') !== 'raft') throw new UsageError(`--figures measures Raft against etcd: use --topology raft (or leave it out), got ${str('topology')}`);
+  if (figures && str('topology') !== undefined && !(FIGURES_TOPOLOGIES as readonly string[]).includes(str('topology') as string)) {
+    throw new UsageError(`--figures measures one topology: use --topology ${FIGURES_TOPOLOGIES.join(', ')} (or leave it out for raft), got ${str('topology')}`);
+  }
   const knobValues: Record<string, string | boolean> = {};
   for (const k of passKnobs) {
     const v = values[k.name];
@@ -168,6 +173,8 @@ export function benchHelp(knobs: readonly { topology: string; spec: KnobSpec }[]
     'usage: npm run bench -- [--topology raft|leaderless|crdt|etcd|all] [--scenario NAME|all] [--duration S]',
     '                        [--rate OPS] [--connections C] [--nodes 3] [--seed N] [--out results/] [knobs]',
     '       npm run bench -- --topology raft --figures [--duration 10] [--trials 20] [--no-etcd]',
+    '       npm run bench -- --topology leaderless --figures [--duration 4] [--connections 32]',
+    '       npm run bench -- --topology crdt --figures [--duration 5] [--trials 10] [--connections 64] [--gossip-ms 100]',
     '',
     'With no arguments: raft, leaderless and crdt, scenarios ' + DEFAULT_SCENARIOS.join(' and ') + ', 6 s runs (about 1.5 minutes).',
     '',

@@ -10,6 +10,8 @@ import { benchHelp, parseBenchArgs } from './args.js';
 import { availableModules, knobsOf, resolvePlan, runBench, writeReadme } from './bench.js';
 import { etcdVersion } from './etcd.js';
 import { Progress } from './progress.js';
+import { runCrdtFigures } from './crdt-figures.js';
+import { runLeaderlessFigures } from './leaderless-figures.js';
 import { runRaftFigures } from './raft-figures.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -46,9 +48,37 @@ async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const given = (flag: string): boolean => argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+  const figuresTopology = options.figures ? (options.topologies[0] ?? 'raft') : null;
+  if (figuresTopology === 'leaderless' || figuresTopology === 'crdt') {
+    const log = (line: string): void => void process.stderr.write(`${line}\n`);
+    const durationS = given('duration') ? options.durationS : figuresTopology === 'leaderless' ? 4 : 5;
+    const connections = given('connections') && options.connections > 0 ? options.connections : figuresTopology === 'leaderless' ? 32 : 64;
+    const report =
+      figuresTopology === 'leaderless'
+        ? await runLeaderlessFigures({ durationS, connections, knobs: options.knobs, log, signal: controller.signal })
+        : await runCrdtFigures({
+            durationS,
+            connections,
+            trials: given('trials') ? options.trials : 10,
+            messagesRate: given('rate') ? options.rate : 300,
+            knobs: options.knobs,
+            log,
+            signal: controller.signal,
+          });
+    const title = figuresTopology === 'leaderless' ? 'Leaderless figures: the cost of W and R with no faults (PACELC, the "else")' : 'CRDT figures: local acknowledgement, convergence after heal, delta vs full gossip';
+    process.stdout.write(`\n${report.table}\n`);
+    await mkdir(options.out, { recursive: true });
+    const base = join(options.out, `${figuresTopology}-figures`);
+    await writeFile(`${base}.md`, `# ${title}\n\nCommand: \`npm run bench -- ${argv.join(' ')}\`\n\n${report.table}\n`);
+    await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    process.stderr.write(`written: ${base}.md\n`);
+    return controller.signal.aborted ? 130 : 0;
+  }
+
   if (options.figures) {
     const report = await runRaftFigures({
-      durationS: argv.some((a) => a.startsWith('--duration')) ? options.durationS : 10,
+      durationS: given('duration') ? options.durationS : 10,
       trials: options.trials,
       etcd: options.etcd,
       log: (line) => process.stderr.write(`${line}\n`),

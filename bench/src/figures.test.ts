@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '@playground/node';
+import { parseBenchArgs } from './args.js';
+import type { ClosedLoopResult } from './closed-loop.js';
+import { crdtTargets, type ConvergenceFigures, type MessageFigures } from './crdt-figures.js';
+import { leaderlessTargets, type QuorumFigures } from './leaderless-figures.js';
+
+const loop = (okPerSec: number, p50: number): ClosedLoopResult => ({
+  label: 'x',
+  connections: 32,
+  durationS: 4,
+  requests: okPerSec * 4,
+  okPerSec,
+  non2xx: 0,
+  errors: 0,
+  timeouts: 0,
+  latency: { count: okPerSec * 4, p50, p90: p50, p99: p50 * 3, p999: p50 * 4, max: p50 * 5, mean: p50 },
+});
+
+const quorum = (w: number, incrP50Ms: number): QuorumFigures => ({
+  label: `w=${w}`,
+  nodes: w === 0 ? 1 : 3,
+  w,
+  r: w,
+  runs: [],
+  incrOkPerSec: 1,
+  incrP50Ms,
+  incrP99Ms: incrP50Ms * 3,
+  countOkPerSec: 1,
+  countP50Ms: 1,
+  countP99Ms: 1,
+  incrC1P50Ms: 1,
+  incrC1P99Ms: 1,
+  failures: 0,
+});
+
+describe('--figures arguments', () => {
+  it('accepts raft, leaderless and crdt, and nothing else', () => {
+    expect(parseBenchArgs(['--figures'], []).topologies[0]).toBe('raft');
+    expect(parseBenchArgs(['--topology', 'leaderless', '--figures'], []).topologies).toEqual(['leaderless']);
+    expect(parseBenchArgs(['--topology', 'crdt', '--figures'], []).topologies).toEqual(['crdt']);
+    expect(() => parseBenchArgs(['--topology', 'etcd', '--figures'], [])).toThrow(UsageError);
+    expect(() => parseBenchArgs(['--topology', 'leaderless,crdt', '--figures'], [])).toThrow(/one topology/);
+  });
+});
+
+describe('leaderless targets', () => {
+  it('compares W=1 with the single node and W=3 with W=1, at p50', () => {
+    const pass = leaderlessTargets([quorum(0, 10), quorum(1, 14), quorum(2, 20), quorum(3, 28)]);
+    expect(pass.map((t) => t.met)).toEqual([true, true]);
+    const miss = leaderlessTargets([quorum(0, 10), quorum(1, 16), quorum(2, 20), quorum(3, 33)]);
+    expect(miss.map((t) => t.met)).toEqual([false, false]);
+    expect(miss[0]?.value).toBe('1.6x');
+  });
+});
+
+describe('crdt targets', () => {
+  const conv = (replication: 'delta' | 'full', medianMs: number, worstMs: number): ConvergenceFigures => ({ replication, trialsMs: [medianMs, worstMs], medianMs, worstMs, medianHealCallMs: 1 });
+  const msgs = (replication: 'delta' | 'full', entries: number): MessageFigures => ({
+    replication, increments: 100, stateMessages: 20, fullStateMessages: 0, entries, allPeerMessages: 20, idemChecks: 0, rpcFailures: {}, gossipRounds: 10,
+  });
+  it('checks throughput against 2/3 of one node, convergence against 3 gossip intervals, entries delta < full', () => {
+    const t = crdtTargets(
+      [{ write: 'plain', single: loop(3000, 10), three: loop(2100, 12), threeIdemChecks: 0, threePeerMessages: 0, threeRpcFailures: {} }],
+      [conv('delta', 150, 299), conv('full', 310, 500)],
+      [msgs('delta', 300), msgs('full', 900)],
+      100,
+    );
+    expect(t.map((x) => x.met)).toEqual([true, true, true, false, false, true]);
+    const slow = crdtTargets([{ write: 'keyed', single: loop(3000, 10), three: loop(1900, 40), threeIdemChecks: 0, threePeerMessages: 0, threeRpcFailures: {} }], [], [msgs('delta', 900), msgs('full', 900)], 100);
+    expect(slow.map((x) => x.met)).toEqual([false, false]);
+  });
+});
