@@ -10,13 +10,12 @@
  *    through a survivor (overlapping probe writes on every survivor, a new one every 5-15 ms). Then restart the
  *    killed member, wait until it has caught up, and repeat.
  */
-import { arch, cpus, hostname, loadavg, release, totalmem } from 'node:os';
 import { TestCluster } from '@playground/node/testing';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { EtcdCluster, b64, etcdVersion } from './etcd.js';
 import { httpCall, pollUntil, sleep } from './http.js';
 import { histogramBuckets, parsePrometheus, processCpuMs, sumOf } from './metrics.js';
-import { gitCommit } from './provenance.js';
+import { provenance } from './provenance.js';
 
 export interface FiguresOptions {
   durationS: number;
@@ -264,7 +263,7 @@ export interface FiguresReport {
 }
 
 export async function runRaftFigures(options: FiguresOptions): Promise<FiguresReport> {
-  const loadAtStart = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+  const started = provenance(new Date());
   const systems: SystemFigures[] = [];
   const makers: (() => Promise<FiguresTarget>)[] = [raftTarget];
   if (options.etcd) {
@@ -288,16 +287,11 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
     { check: 'kill -9 leader: median unavailability < 400 ms', met: raft.medianUnavailabilityMs < 400 },
     { check: 'kill -9 leader: worst unavailability < 1 s', met: raft.worstUnavailabilityMs < 1000 },
   ];
+  const { startedAt, loadAverage: loadAtStart, ...machineFacts } = started;
   const machine = {
-    host: hostname(),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    os: `${process.platform} ${release()} ${arch()}`,
-    node: process.version,
-    commit: gitCommit(),
-    date: new Date().toISOString(),
-    loadAverage: `${loadAtStart} at the start, ${Math.round((loadavg()[0] ?? 0) * 100) / 100} at the end (1-minute)`,
+    ...machineFacts,
+    date: startedAt,
+    loadAverage: `${loadAtStart} at the start, ${provenance(new Date()).loadAverage} at the end (1-minute)`,
   };
   return { machine, systems, targets, table: figuresTable(machine, systems, targets) };
 }
