@@ -31,6 +31,7 @@ import { createCrdtMetrics, type CrdtMetrics } from './metrics.js';
 import { parseReplicas, replicasNeeded, type Replicas } from './params.js';
 import { DurableWriter } from './durable.js';
 import { fanOut } from './fan-out.js';
+import { IdemChecker } from './idem-check.js';
 import { recover } from './persist.js';
 import { CrdtStore } from './store.js';
 
@@ -68,6 +69,7 @@ export class CrdtNode implements TopologyNode {
   private replicator!: Replicator;
   private durable!: DurableWriter;
   private metrics!: CrdtMetrics;
+  private idemChecker!: IdemChecker;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** Per Idempotency-Key, the tail of the requests for it being served here (bounded by requests in flight). */
@@ -124,6 +126,16 @@ export class CrdtNode implements TopologyNode {
       snapshot: recovered.snapshot !== null,
       gossipSeed: seed,
     });
+    // Every peer, also one that failed lately (it may be back): a partitioned one costs at most
+    // --idem-check-ms per batch, and nothing once the transport's breaker for it is open.
+    this.idemChecker = new IdemChecker(
+      () => this.replicator.peerIds,
+      this.knobs.idemCheckMs,
+      this.knobs.peerTimeoutMs,
+      (id, keys, timeoutMs) => this.askPeerForIdems(id, keys, timeoutMs),
+      async (id, dots) => void (await this.absorb(id, null, { plain: [], dots: [...dots], compacted: [] })),
+      (id, e) => this.context.log.warn('idempotency check failed', { peer: id, error: (e as Error).message }),
+    );
     this.timer = setInterval(() => this.gossipRound(), this.knobs.gossipMs);
   }
 
@@ -284,14 +296,20 @@ export class CrdtNode implements TopologyNode {
     try {
       if (type === GOSSIP) {
         const parsed = this.parser.gossip(body);
-        await this.absorb(from, parsed.seen, parsed.state);
+        const cut = this.replicator.isUnreachable(from);
+        const changed = await this.absorb(from, parsed.seen, parsed.state);
         const answer: GossipReply = { v: WIRE_VERSION, seen: encodeSeen(this.crdt.seenVector()) };
-        // Our messages to `from` are failing but its reached us: send ours back on this reply.
-        return this.replicator.isUnreachable(from) ? { ...answer, state: this.replicator.bodyFor(from, this.crdt).state } : answer;
+        if (!cut) return answer;
+        // Our messages to `from` are failing but it reached us (a partition healing): send ours
+        // back on this reply, send to it again at once rather than at the next round, and pass
+        // what it brought on to the others now.
+        if (this.replicator.heardFrom(from)) setImmediate(() => void this.send(from, 'gossip'));
+        if (changed) this.schedulePush();
+        return { ...answer, state: this.replicator.bodyFor(from, this.crdt).state };
       }
       if (type === IDEM) {
-        const idem = this.parser.idemRequest(body);
-        return { v: WIRE_VERSION, dots: encodeDots(this.crdt.dotsForIdem(idem)) };
+        const keys = this.parser.idemRequest(body);
+        return { v: WIRE_VERSION, dots: encodeDots(keys.flatMap((k) => this.crdt.dotsForIdem(k))) };
       }
       if (type === PULL) {
         const o = body as { v?: unknown } | null;
@@ -309,7 +327,7 @@ export class CrdtNode implements TopologyNode {
   }
 
   /** Merges a peer's state: checked, written, merged, one message at a time. `seen`: the peer's report, if it sent one. */
-  private absorb(from: NodeId, seen: Map<NodeId, number> | null, state: StateDelta): Promise<void> {
+  private absorb(from: NodeId, seen: Map<NodeId, number> | null, state: StateDelta): Promise<boolean> {
     return this.serialized(async () => {
       const refusal = this.crdt.refuseFromPeer(state);
       if (refusal !== null) throw new BadRequestError('state', refusal);
@@ -318,6 +336,7 @@ export class CrdtNode implements TopologyNode {
       if (changed) await this.durable.write(novel, from);
       this.metrics.merges.inc({ result: changed ? 'changed' : 'unchanged' });
       if (seen !== null) this.replicator.report(from, seen, this.crdt);
+      return changed;
     });
   }
 
@@ -330,19 +349,17 @@ export class CrdtNode implements TopologyNode {
    */
   private async askPeersForIdem(idem: string): Promise<void> {
     this.metrics.idemChecks.inc();
-    // Every peer, also one that failed lately (it may be back): a partitioned one costs at most
-    // --idem-check-ms, and nothing once the transport's breaker for it is open.
-    await fanOut(this.replicator.peerIds, 1, this.knobs.idemCheckMs, async (id) => {
-      const result = await this.context.transport.call(id, IDEM, { v: WIRE_VERSION, idem }, { timeoutMs: this.knobs.idemCheckMs });
-      if (!result.ok) {
-        if (result.error.kind !== 'remote_error') this.replicator.markUnreachable(id);
-        return false;
-      }
-      const dots = this.parser.idemReply(result.value, idem);
-      if (dots.length === 0) return false;
-      await this.absorb(id, null, { plain: [], dots, compacted: [] });
-      return true;
-    }, (id, e) => this.context.log.warn('idempotency check failed', { peer: id, error: (e as Error).message }));
+    await this.idemChecker.check(idem);
+  }
+
+  /** One batched IDEM question to one peer (idem-check.ts). */
+  private async askPeerForIdems(id: NodeId, keys: readonly string[], timeoutMs: number): Promise<readonly Dot[]> {
+    const result = await this.context.transport.call(id, IDEM, { v: WIRE_VERSION, idems: keys }, { timeoutMs });
+    if (!result.ok) {
+      if (result.error.kind !== 'remote_error') this.replicator.markUnreachable(id);
+      return [];
+    }
+    return this.parser.idemReply(result.value, new Set(keys));
   }
 
   private serialized<T>(task: () => Promise<T>): Promise<T> {
@@ -384,8 +401,11 @@ export class CrdtNode implements TopologyNode {
         const answer = this.parser.reply(result.value);
         again = this.replicator.sent(id, m.version, answer.seen, this.crdt);
         if (answer.state !== null) {
-          void this.absorb(id, answer.seen, answer.state).catch((e: unknown) =>
-            this.context.log.warn('refused the state on a gossip reply', { peer: id, error: (e as Error).message }),
+          // The peer's messages to us were failing (a partition healing): what it sends back
+          // is news to the others too, so it is pushed on at once rather than at the next round.
+          void this.absorb(id, answer.seen, answer.state).then(
+            (changed) => changed && this.schedulePush(),
+            (e: unknown) => this.context.log.warn('refused the state on a gossip reply', { peer: id, error: (e as Error).message }),
           );
         }
       } catch (e) {
@@ -393,7 +413,7 @@ export class CrdtNode implements TopologyNode {
         this.replicator.failed(id);
       }
     } else {
-      this.replicator.failed(id);
+      again = this.replicator.failed(id, result.error.kind === 'timeout');
     }
     this.checkWaiters();
     if (again) void this.send(id, cause);

@@ -34,7 +34,7 @@ export interface BreakerOptions {
 export const DEFAULT_BREAKER: BreakerOptions = {
   volumeThreshold: 5,
   errorThresholdPercentage: 50,
-  resetTimeoutMs: 500,
+  resetTimeoutMs: 250,
   rollingWindowMs: 1000,
 };
 

@@ -164,14 +164,36 @@ export class Replicator {
     return this.again(id);
   }
 
-  /** The message may or may not have arrived: nothing is acknowledged. */
-  failed(id: NodeId): boolean {
+  /**
+   * The message may or may not have arrived: nothing is acknowledged. Returns whether to send
+   * again now: after a timeout, yes (the timeout already paced it, and a partition that healed
+   * while it hung is found at once instead of a round or two later; a peer that keeps timing
+   * out trips the transport's breaker, whose fast failures then back off here); after a fast
+   * failure (refused, breaker open), no: it sits out a jittered number of rounds.
+   */
+  failed(id: NodeId, timedOut = false): boolean {
     const p = this.peer(id);
     p.inFlight = false;
     p.reachable = false;
     p.failures++;
+    if (timedOut) {
+      p.backoffRounds = 0;
+      return this.claim(id);
+    }
     p.backoffRounds = this.options.rng.int(0, Math.min(2 ** p.failures, MAX_BACKOFF_ROUNDS));
     return false;
+  }
+
+  /**
+   * A message from a peer whose last message from us failed: it is back (at least towards us).
+   * Its backoff ends, and it is sent to now if nothing is in flight (else as soon as the hanging
+   * one ends). Returns whether to send now.
+   */
+  heardFrom(id: NodeId): boolean {
+    const p = this.peer(id);
+    if (p.reachable !== false) return false;
+    p.backoffRounds = 0;
+    return this.claim(id);
   }
 
   /** Whether our last message to the peer failed (so a reply to it should carry our state). */

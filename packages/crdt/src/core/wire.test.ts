@@ -66,6 +66,17 @@ describe('peer messages: strict parsing', () => {
     expect(fieldOf(() => pn.gossip(body({ compacted: [['n1', 1, [['a', 1, 0], ['a', 1, 0]]]] })))).toBe('state.compacted[0][2][1][0]');
   });
 
+  it('parses batched idempotency questions and refuses an answer about a key not asked', () => {
+    expect(pn.idemRequest({ v: WIRE_VERSION, idems: ['a', 'b'] })).toEqual(['a', 'b']);
+    expect(pn.idemRequest({ v: WIRE_VERSION, idem: 'a' })).toEqual(['a']);
+    expect(fieldOf(() => pn.idemRequest({ v: WIRE_VERSION, idems: ['a', ''] }))).toBe('idems[1]');
+    expect(fieldOf(() => pn.idemRequest({ v: WIRE_VERSION, idems: 'a' }))).toBe('idems');
+    expect(fieldOf(() => pn.idemRequest({ v: WIRE_VERSION, idems: Array.from({ length: 4097 }, (_, i) => `k${i}`) }))).toBe('idems');
+    const answer = { v: WIRE_VERSION, dots: [['n2', 1, 'b', 'a', 1, []]] };
+    expect(pn.idemReply(answer, new Set(['a', 'b'])).map((d) => d.idem)).toEqual(['b']);
+    expect(fieldOf(() => pn.idemReply(answer, new Set(['a'])))).toBe('dots');
+  });
+
   it('finds a dot or a fold that contradicts what is held, so that nothing is merged', () => {
     const crdt = new CounterCrdt({ self: 'n1', members, mode: 'pn', maxTombstones: 10, maxChangeLog: 10 });
     crdt.merge(pn.gossip(body({ dots: [['n2', 1, 'k', 'a', 1, []]], compacted: [['n3', 2, [['a', 2, 0]]]] })).state);

@@ -14,7 +14,7 @@ import type { Compacted, CounterMode, Dot, Halves, PlainCell, StateDelta } from 
 
 export const GOSSIP = 'crdt.gossip';
 export const PULL = 'crdt.pull';
-/** "Do you hold dots for this Idempotency-Key?" Asked before a keyed increment makes a new dot. */
+/** "Do you hold dots for these Idempotency-Keys?" Asked (batched) before keyed increments make new dots. */
 export const IDEM = 'crdt.idem';
 export const WIRE_VERSION = 1;
 
@@ -50,6 +50,8 @@ export interface GossipReply {
 
 /** At most this many entries of each kind in one message (a full state of a very busy cluster). */
 export const MAX_ENTRIES = 1_000_000;
+/** At most this many idempotency keys in one IDEM question (the asker batches up to 1024). */
+export const MAX_IDEMS = 4096;
 
 export function encodeState(delta: StateDelta): WireState {
   return {
@@ -92,19 +94,29 @@ export class WireParser {
     return { seen: this.seen(o.seen, 'seen'), state: o.state === undefined ? null : this.state(o.state) };
   }
 
-  idemRequest(body: unknown): string {
+  /** The idempotency keys a peer asks about (`idems`, batched; `idem`, one, as older nodes send). */
+  idemRequest(body: unknown): string[] {
     const o = record(body, 'body');
     if (o.v !== WIRE_VERSION) throw new BadRequestError('v', `protocol version ${String(o.v)} is not ${WIRE_VERSION}`);
-    if (!isIdempotencyKey(o.idem)) throw new BadRequestError('idem', 'not an idempotency key (1-128 printable ASCII)');
-    return o.idem;
+    if (o.idems === undefined) {
+      if (!isIdempotencyKey(o.idem)) throw new BadRequestError('idem', 'not an idempotency key (1-128 printable ASCII)');
+      return [o.idem];
+    }
+    const keys = list(o.idems, 'idems');
+    if (keys.length > MAX_IDEMS) throw new BadRequestError('idems', `more than ${MAX_IDEMS} keys in one question`);
+    keys.forEach((k, i) => {
+      if (!isIdempotencyKey(k)) throw new BadRequestError(`idems[${i}]`, 'not an idempotency key (1-128 printable ASCII)');
+    });
+    return keys as string[];
   }
 
-  /** The dots a peer holds for `idem`; each must carry that idem. */
-  idemReply(body: unknown, idem: string): Dot[] {
+  /** The dots a peer holds for the keys asked about; each must carry one of them. */
+  idemReply(body: unknown, asked: ReadonlySet<string>): Dot[] {
     const o = record(body, 'reply');
     if (o.v !== WIRE_VERSION) throw new BadRequestError('v', `protocol version ${String(o.v)} is not ${WIRE_VERSION}`);
     const dots = this.state({ plain: [], dots: o.dots, compacted: [] }).dots;
-    if (dots.some((d) => d.idem !== idem)) throw new BadRequestError('dots', `a dot for another idempotency key than ${idem}`);
+    const stray = dots.find((d) => !asked.has(d.idem));
+    if (stray) throw new BadRequestError('dots', `a dot for an idempotency key not asked about (${stray.idem})`);
     return [...dots];
   }
 
