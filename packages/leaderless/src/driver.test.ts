@@ -112,6 +112,20 @@ describe('leaderless driver, merge mode', () => {
     expect(await c.metric('n1', 'leaderless_read_repairs_total')).toBeGreaterThanOrEqual(1);
   });
 
+  it('concurrent reads of a key that disagrees share one read repair (whole objects move once, not per read)', async () => {
+    cluster = await FakeCluster.start(3, FAST);
+    const c = cluster;
+    c.partition(['n3'], 'reject');
+    await until(() => !c.node('n1').health.isUp('n3'), 2000, 'detector');
+    body(await incr(c, 'n1', { w: 2 }, 'r2', 4));
+    c.heal();
+    await until(() => c.node('n1').health.isUp('n3'), 2000, 'detector');
+    const reads = await Promise.all(Array.from({ length: 8 }, () => count(c, 'n1', { r: 3 })));
+    expect(reads.map((r) => body(r).value)).toEqual(Array.from({ length: 8 }, () => 4));
+    await until(() => c.node('n3').replica.object('counter')?.value() === 4, 2000, 'read repair');
+    expect(await c.metric('n1', 'leaderless_read_repairs_total')).toBe(1);
+  });
+
   it('anti-entropy converges a replica missed by the write and by read repair', async () => {
     cluster = await FakeCluster.start(3, { ...FAST, 'read-repair': false, 'anti-entropy-ms': 30 });
     const c = cluster;

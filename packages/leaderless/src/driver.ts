@@ -7,8 +7,8 @@ import type { Target } from './core/coordinator.js';
 import { ReadRound } from './core/read-round.js';
 import type { ReadResult } from './core/read-round.js';
 import { PeerHealth } from './core/health.js';
-import { DOT_PREFIX, MSG, parseAeBuckets, parseAeKeys, parseGet, parseGetReply, parseMemberClock, parsePing, parsePut, parseState } from './core/messages.js';
-import type { AeBucketsReply, AeKeysReply, GetMessage, GetReply, ParseLimits, PutMessage, PutReply, StateMessage, StateReply } from './core/messages.js';
+import { DOT_PREFIX, MSG, parseAeBuckets, parseAeKeys, parseGet, parseGetReply, parseMemberClock, parsePing, parsePut, parsePutBatch, parseState } from './core/messages.js';
+import type { AeBucketsReply, AeKeysReply, GetMessage, GetReply, ParseLimits, PutBatchReply, PutMessage, PutReply, StateMessage, StateReply } from './core/messages.js';
 import type { ApplyEffects } from './core/replica.js';
 import { Replica } from './core/replica.js';
 import { Ring } from './core/ring.js';
@@ -16,6 +16,7 @@ import type { VersionWire } from './core/versioned.js';
 import { LWW_RECENT_KEYS_MAX } from './core/counter.js';
 import { createMetrics } from './metrics.js';
 import type { LeaderlessMetrics } from './metrics.js';
+import { DEFAULT_PUT_BATCHER, PutBatcher } from './put-batcher.js';
 import { driveRead, driveWrite, local } from './rounds.js';
 import { Store } from './store.js';
 
@@ -37,6 +38,9 @@ export class LeaderlessNode implements TopologyNode {
   readonly metrics: LeaderlessMetrics;
   readonly limits: ParseLimits;
   private readonly background: Background;
+  private readonly puts: PutBatcher;
+  /** Keys with a read repair in flight (at most one each; bounded by keys-max). */
+  private readonly repairing = new Set<string>();
   private lastTimestampUs = 0;
 
   constructor(
@@ -68,6 +72,10 @@ export class LeaderlessNode implements TopologyNode {
       keysPerMessageMax: AE_KEYS_PER_MESSAGE,
     };
     this.background = new Background(this);
+    this.puts = new PutBatcher((peer, puts, timeoutMs) =>
+      this.call(peer, MSG.putBatch, { puts }, timeoutMs, (v) => checkPutBatchReply(v, puts.length)),
+      { ...DEFAULT_PUT_BATCHER, lateTimeoutMs: config.rpcTimeoutMs },
+    );
   }
 
   async start(): Promise<void> {
@@ -216,6 +224,11 @@ export class LeaderlessNode implements TopologyNode {
     switch (type) {
       case MSG.put:
         return this.applyPut(parsePut(body, this.limits));
+      case MSG.putBatch: {
+        // All are applied in memory now, in order, and their log records ride on one fsync.
+        const replies = await Promise.all(parsePutBatch(body, this.limits).map((m) => this.applyPut(m)));
+        return { replies } satisfies PutBatchReply;
+      }
       case MSG.get:
         return this.answerGet(parseGet(body));
       case MSG.state:
@@ -267,7 +280,7 @@ export class LeaderlessNode implements TopologyNode {
     const msg: PutMessage = { key, mode: this.config.resolve, version };
     if (target.hintFor !== undefined) msg.hintFor = target.hintFor;
     if (target.node === this.self) return local(() => this.applyPut(msg));
-    return this.call(target.node, MSG.put, msg, timeoutMs, checkPutReply);
+    return this.puts.put(target.node, msg, timeoutMs);
   }
 
   private async read(key: string, r: number): Promise<ReadOutcome> {
@@ -289,7 +302,13 @@ export class LeaderlessNode implements TopologyNode {
         this.metrics.readsWithSiblings.inc();
         this.metrics.siblingsSeen.inc(decision.siblingsSeen - 1);
       }
-      if (this.config.readRepair) void settled.then(() => this.repair(key, round));
+      if (this.config.readRepair && !this.repairing.has(key)) {
+        // One repair per key at a time: while a hot key's replicas lag, every read sees
+        // different digests, and each repair moves whole objects (every dot). Skipping is
+        // safe: repair is best effort, a later read or anti-entropy repeats it.
+        this.repairing.add(key);
+        void settled.then(() => this.repair(key, round)).finally(() => this.repairing.delete(key));
+      }
       return { kind: 'ok', result: decision };
     }
     return decision === undefined ? { kind: 'timeout', reason: 'no decision' } : decision;
@@ -361,6 +380,12 @@ export class LeaderlessNode implements TopologyNode {
 type ReadOutcome =
   | { kind: 'ok'; result: ReadResult }
   | { kind: 'unavailable' | 'timeout'; reason: string };
+
+function checkPutBatchReply(value: unknown, expected: number): PutReply[] {
+  const replies = (value as PutBatchReply | null)?.replies;
+  if (!Array.isArray(replies) || replies.length !== expected) throw new Error(`not a reply to ${expected} puts`);
+  return replies.map(checkPutReply);
+}
 
 function checkPutReply(value: unknown): PutReply {
   const v = value as PutReply | null;

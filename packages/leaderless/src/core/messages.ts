@@ -10,6 +10,7 @@ import type { LwwLoss, ResolveMode, VersionWire } from './versioned.js';
  */
 export const MSG = {
   put: 'll.put',
+  putBatch: 'll.put.batch',
   get: 'll.get',
   state: 'll.state',
   ping: 'll.ping',
@@ -24,6 +25,21 @@ export interface PutMessage {
   version: VersionWire;
   hintFor?: NodeId;
 }
+
+/**
+ * Several coordinators' writes to one replica in one RPC (see PutBatcher): applied in order,
+ * acknowledged together after one fsync. Every put keeps its own reply.
+ */
+export interface PutBatchMessage {
+  puts: PutMessage[];
+}
+
+export interface PutBatchReply {
+  replies: PutReply[];
+}
+
+/** Puts per batch message; a longer batch is refused whole (400, nothing applied). */
+export const PUT_BATCH_MAX = 256;
 
 export type RefusalReason = 'keys_full' | 'dots_full' | 'hints_full';
 
@@ -188,6 +204,21 @@ export function parsePut(body: unknown, limits: ParseLimits): PutMessage {
   const msg: PutMessage = { key: key(o.key), mode: mode(o.mode, limits), version: parseVersion(o.version, 'version', limits) };
   if (o.hintFor !== undefined) msg.hintFor = member(o.hintFor, 'hintFor', limits);
   return msg;
+}
+
+/** Parses every put before any is applied, so that a bad batch changes nothing. */
+export function parsePutBatch(body: unknown, limits: ParseLimits): PutMessage[] {
+  const o = object(body, 'body');
+  onlyFields(o, 'body', ['puts']);
+  if (!Array.isArray(o.puts) || o.puts.length === 0 || o.puts.length > PUT_BATCH_MAX) fail('puts', `must be an array of 1..${PUT_BATCH_MAX} puts`);
+  return o.puts.map((p: unknown, i) => {
+    try {
+      return parsePut(p, limits);
+    } catch (e) {
+      if (e instanceof BadRequestError) fail(`puts[${i}]`, e.message);
+      throw e;
+    }
+  });
 }
 
 export function parseGet(body: unknown): GetMessage {
