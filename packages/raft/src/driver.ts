@@ -1,15 +1,14 @@
 /**
  * The Raft driver: the small, impure shell around the pure core (etcd-io/raft's "node" loop).
  *
- * One loop turns the core's Readys into I/O:
- *   1. a leader's appends and heartbeats go out at once (§10.2.1: its own log counts toward
- *      commit only once durable, so they need not wait for its fsync);
- *   2. hard state and entries are queued for the disk as ONE atomic record each, behind the
- *      Readys before them; the log coalesces what queues up during an fsync (group commit);
- *   3. committed entries (already durable on a majority) are applied and their clients answered;
- *   4. linearizable reads whose read index has been applied are served;
- *   5. once the Ready is durable, and in Ready order: its other messages leave (a vote or an
- *      append acknowledgement is a promise about this disk), then advance().
+ * One loop turns the core's Ready into I/O, always in this order:
+ *   1. persist hard state and entries as ONE atomic record with ONE fsync (group commit: everything
+ *      proposed while the previous fsync ran goes into the next one);
+ *   2. only then send messages (a vote or an append acknowledgement is a promise about disk),
+ *      except a leader's appends and heartbeats, which go out while it persists (§10.2.1);
+ *   3. apply committed entries to the counter state machine and answer waiting clients;
+ *   4. serve linearizable reads whose read index has been applied;
+ *   5. advance().
  * Timers tick the core; peer messages and client requests step it and wake the loop.
  */
 import { join } from 'node:path';
@@ -51,9 +50,6 @@ export interface RaftKnobs {
   readonly seed: number;
 }
 
-/** Readys whose fsync may be outstanding at once; the log coalesces them into fewer records. */
-const MAX_SAVES_IN_FLIGHT = 8;
-
 interface PendingProposal {
   readonly term: number;
   readonly resolve: (outcome: ApplyResult | 'overwritten') => void;
@@ -70,9 +66,6 @@ export class RaftNode implements TopologyNode {
   private readonly leaderWaiters = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
   private loopRunning = false;
-  /** Resolves once every Ready taken so far is durable and advanced. */
-  private durable: Promise<void> = Promise.resolve();
-  private savesInFlight = 0;
   private loopAgain = false;
   private loopScheduled = false;
   private stopped = false;
@@ -146,9 +139,8 @@ export class RaftNode implements TopologyNode {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
-    // Let the Readys already taken reach the disk, so that what was acknowledged stays durable.
+    // Let the loop finish the Ready it is persisting, so that what was acknowledged stays durable.
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
-    await this.durable;
     for (const s of this.senders.values()) s.close();
     for (const p of this.pending.values()) p.resolve('overwritten');
     this.pending.clear();
@@ -167,15 +159,6 @@ export class RaftNode implements TopologyNode {
     });
   }
 
-  /**
-   * Takes Readys as long as the core has them, without waiting for their fsyncs: a Ready's
-   * disk write is queued behind the previous ones (the log keeps them in order and coalesces
-   * them), and what depends on it — its messages that promise something about this disk, and
-   * advance() — runs when it is durable, in order. Committed entries are applied at once: they
-   * are already on a majority of disks, so applying (and answering the client) before this
-   * node's own copy is durable is safe (dissertation §10.2.1), and it keeps one slow fsync
-   * from holding up increments that a majority has already made durable.
-   */
   private async runLoop(): Promise<void> {
     if (this.loopRunning) {
       this.loopAgain = true;
@@ -185,30 +168,23 @@ export class RaftNode implements TopologyNode {
     try {
       do {
         this.loopAgain = false;
-        while (!this.fatal && this.core.hasReady()) {
-          // Backpressure: a bounded number of Readys waiting for the disk.
-          if (this.savesInFlight >= MAX_SAVES_IN_FLIGHT) await this.durable;
-          else this.handleReady(this.core.ready());
+        while (this.core.hasReady() && !this.fatal) {
+          await this.handleReady(this.core.ready());
         }
       } while (this.loopAgain && !this.stopped);
     } catch (e) {
-      this.crash(e as Error);
+      // A failed fsync or a broken invariant: the node must stop (fail-stop), never limp on.
+      this.fatal = e as Error;
+      this.ctx.log.error(`fatal: ${(e as Error).message}`);
+      setImmediate(() => {
+        throw e;
+      });
     } finally {
       this.loopRunning = false;
     }
   }
 
-  /** A failed fsync or a broken invariant: the node must stop (fail-stop), never limp on. */
-  private crash(e: Error): void {
-    if (this.fatal) return;
-    this.fatal = e;
-    this.ctx.log.error(`fatal: ${e.message}`);
-    setImmediate(() => {
-      throw e;
-    });
-  }
-
-  private handleReady(rd: Ready): void {
+  private async handleReady(rd: Ready): Promise<void> {
     // A leader's appends and heartbeats may leave BEFORE its own fsync (Raft dissertation
     // §10.2.1): the core counts the leader's own log toward commit only after advance(), so an
     // entry commits on a majority of durable logs either way, and the leader's disk write
@@ -217,33 +193,17 @@ export class RaftNode implements TopologyNode {
     const early = rd.messages.filter(isLeaderTraffic);
     const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderTraffic(m));
     this.sendMessages(early);
-    let save: Promise<void> | null = null;
     if (rd.hardState !== null || rd.entries.length > 0) {
-      const startedMs = performance.now();
-      const entries = rd.entries.length;
-      this.savesInFlight++;
-      save = this.log.save(rd.hardState, rd.entries).then(() => {
-        this.savesInFlight--;
-        this.metrics.observeSave(performance.now() - startedMs, entries);
-      });
+      const started = performance.now();
+      await this.log.save(rd.hardState, rd.entries);
+      this.metrics.observeSave(performance.now() - started, rd.entries.length);
     }
+    this.sendMessages(late);
     for (const entry of rd.committed) this.applyEntry(entry);
     if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
+    this.core.advance(rd);
     this.reads.onReadStates(rd.readStates);
     this.reads.serveApplied();
-    // Everything before this Ready, then its own save: advance() stays in Ready order, and a
-    // message that acknowledges an earlier Ready's entries never overtakes that Ready's fsync.
-    const before = this.durable;
-    this.durable = before
-      .then(() => save)
-      .then(
-        () => {
-          this.sendMessages(late);
-          this.core.advance(rd);
-          this.schedule();
-        },
-        (e: unknown) => this.crash(e as Error),
-      );
   }
 
   private sendMessages(messages: readonly Message[]): void {
