@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Op } from '@playground/checkers';
 import { availability, histogramsOf, labelOps, longestWriteGap } from './measures.js';
-import { schedulePhases } from './scenarios.js';
+import { schedulePhases, type PhaseWindow } from './scenarios.js';
 
 let id = 0;
 const op = (node: string, type: 'incr' | 'read', invokeMs: number, completeMs: number, outcome: Op['outcome']): Op => ({
@@ -33,6 +33,21 @@ describe('measures', () => {
     expect(duringMinority).toMatchObject({ total: 2, ok: 0, fail: 1, info: 1, fraction: 0 });
     const duringMajorityIncr = cells.find((c) => c.phase === 'during' && c.side === 'majority' && c.op === 'incr');
     expect(duringMajorityIncr).toMatchObject({ total: 1, ok: 1, fraction: 1 });
+  });
+
+  it('does not count a success that came only after its phase ended as available in that phase', () => {
+    const windows: PhaseWindow[] = [
+      { phase: 'before', startMs: 0, endMs: 1000 },
+      { phase: 'during', startMs: 1000, endMs: 2000 },
+      { phase: 'after', startMs: 2000, endMs: 3000 },
+    ];
+    const waited: Op[] = [
+      { id: 0, process: 0, node: 'n3', key: 'k', type: 'incr', invokeMs: 1500, completeMs: 2100, outcome: 'ok', phase: 'during', side: 'minority' },
+      { id: 1, process: 1, node: 'n3', key: 'k', type: 'incr', invokeMs: 1600, completeMs: 1700, outcome: 'ok', phase: 'during', side: 'minority' },
+    ];
+    const cell = availability(waited, windows).find((c) => c.phase === 'during' && c.op === 'incr');
+    expect(cell).toMatchObject({ total: 2, ok: 1, late: 1, fraction: 0.5 });
+    expect(availability(waited).find((c) => c.phase === 'during' && c.op === 'incr')).toMatchObject({ ok: 2, late: 0, fraction: 1 });
   });
 
   it('the longest write gap is the longest stretch without an acknowledged increment', () => {

@@ -26,22 +26,32 @@ export interface AvailabilityCell {
   side: string;
   op: string;
   total: number;
+  /** Succeeded before its phase ended. */
   ok: number;
+  /**
+   * Succeeded, but only after its phase ended: a write sent to a cut-off Raft node that waits out
+   * the partition and commits after the heal was not available DURING the partition.
+   */
+  late: number;
   fail: number;
   info: number;
-  /** ok / total; 1 when nothing was attempted. */
+  /** ok / total (late ones are not counted as available); 1 when nothing was attempted. */
   fraction: number;
 }
 
-export function availability(ops: readonly Op[]): AvailabilityCell[] {
+/** Per phase (by invocation) and side; with `windows`, a success that came after its phase ended counts as late. */
+export function availability(ops: readonly Op[], windows: readonly PhaseWindow[] = []): AvailabilityCell[] {
+  const endOf = new Map<string, number>(windows.map((w) => [w.phase, w.endMs]));
   const cells = new Map<string, AvailabilityCell>();
   for (const op of ops) {
+    const late = op.outcome === 'ok' && op.completeMs > (endOf.get(op.phase ?? '') ?? Number.POSITIVE_INFINITY);
     for (const opName of [op.type, 'all']) {
       const key = `${op.phase}|${op.side}|${opName}`;
       let cell = cells.get(key);
-      if (!cell) cells.set(key, (cell = { phase: op.phase ?? 'all', side: op.side ?? 'all', op: opName, total: 0, ok: 0, fail: 0, info: 0, fraction: 1 }));
+      if (!cell) cells.set(key, (cell = { phase: op.phase ?? 'all', side: op.side ?? 'all', op: opName, total: 0, ok: 0, late: 0, fail: 0, info: 0, fraction: 1 }));
       cell.total++;
-      cell[op.outcome]++;
+      if (late) cell.late++;
+      else cell[op.outcome]++;
     }
   }
   const order = (p: string): number => (PHASES as readonly string[]).indexOf(p);

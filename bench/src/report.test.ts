@@ -27,10 +27,10 @@ function summary(over: Partial<RunSummary> & { topology: string; scenario: strin
     ],
     throughput: { openLoop: [{ phase: 'before', okPerSec: 100, attemptedPerSec: 100 }], closedLoop: { incr: null, read: null } },
     availability: [
-      { phase: 'during', side: 'minority', op: 'incr', total: 40, ok: 0, fail: 30, info: 10, fraction: 0 },
-      { phase: 'during', side: 'majority', op: 'incr', total: 60, ok: 57, fail: 0, info: 3, fraction: 0.95 },
-      { phase: 'during', side: 'minority', op: 'read', total: 40, ok: 10, fail: 30, info: 0, fraction: 0.25 },
-      { phase: 'during', side: 'majority', op: 'read', total: 60, ok: 60, fail: 0, info: 0, fraction: 1 },
+      { phase: 'during', side: 'minority', op: 'incr', total: 40, ok: 0, late: 2, fail: 28, info: 10, fraction: 0 },
+      { phase: 'during', side: 'majority', op: 'incr', total: 60, ok: 57, late: 0, fail: 0, info: 3, fraction: 0.95 },
+      { phase: 'during', side: 'minority', op: 'read', total: 40, ok: 10, late: 0, fail: 30, info: 0, fraction: 0.25 },
+      { phase: 'during', side: 'majority', op: 'read', total: 60, ok: 60, late: 0, fail: 0, info: 0, fraction: 1 },
     ],
     unavailability: { clusterWide: { fromMs: 2000, toMs: 2400, lengthMs: 400 }, perSide: { minority: { fromMs: 1990, toMs: 6000, lengthMs: 4010 } }, newLeaderMs: 310 },
     consistency: {
@@ -66,7 +66,7 @@ describe('runReport', () => {
     expect(md).toContain('n1=minority');
     expect(md).toContain('![latency over time, fault shaded](latency.svg)');
     expect(md).not.toContain('availability.svg');
-    expect(md).toContain('| during | minority | incr | 0 | 30 | 10 | 0% |');
+    expect(md).toContain('| during | minority | incr | 0 | 2 | 28 | 10 | 0% |');
     expect(md).toContain('a new leader 310 ms after the fault');
     expect(md).toContain('| incr | before | all | 90 | 1.25 | 2 | 7.5 | 8 | 9 |');
     // A pipe inside a checker's summary must not break the table.

@@ -48,7 +48,16 @@ export function runReport(s: RunSummary): string {
 
   lines.push('', '## Availability', '');
   const cells = s.availability.filter((a) => a.op !== 'all');
-  lines.push(table(['phase', 'side', 'op', 'ok', 'fail', 'unknown', 'available'], cells.map((a) => [a.phase, a.side, a.op, String(a.ok), String(a.fail), String(a.info), pct(a.fraction)])));
+  lines.push(
+    'Operations by the phase they were sent in; "ok after" succeeded only once that phase was over (for example a write that waited out the partition), so it does not count as available.',
+    '',
+  );
+  lines.push(
+    table(
+      ['phase', 'side', 'op', 'ok', 'ok after', 'fail', 'unknown', 'available'],
+      cells.map((a) => [a.phase, a.side, a.op, String(a.ok), String(a.late), String(a.fail), String(a.info), pct(a.fraction)]),
+    ),
+  );
   const u = s.unavailability;
   lines.push('', `Longest stretch without an acknowledged increment: ${ms(u.clusterWide.lengthMs)} ms cluster-wide (${ms(u.clusterWide.fromMs)}-${ms(u.clusterWide.toMs)} ms)` +
     (Object.keys(u.perSide).length > 0 ? `; per side: ${Object.entries(u.perSide).map(([side, w]) => `${side} ${ms(w.lengthMs)} ms`).join(', ')}` : '') +

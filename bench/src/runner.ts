@@ -265,7 +265,7 @@ export async function runScenario(options: RunOptions): Promise<RunOutcome> {
     operations: { total: ops.length, ok: count('ok'), fail: count('fail'), info: count('info'), skipped: load.skipped, late: load.late },
     latency: [...hist.summaries(['op']), ...hist.summaries(['op', 'phase']), ...hist.summaries(['op', 'phase', 'side'])],
     throughput: { openLoop: throughputByPhase(ops, actual), closedLoop: options.closedLoop },
-    availability: availability(ops),
+    availability: availability(ops, actual),
     unavailability: { clusterWide: longestWriteGap(ops, 0, durationMs), perSide, newLeaderMs },
     consistency: {
       verdict: verdict.valid,
