@@ -125,7 +125,6 @@ export class RaftNode implements TopologyNode {
           rpcTimeoutMs: this.knobs.raftRpcTimeoutMs,
           maxQueuedMessages: 4 * this.knobs.maxInflightAppends + 64,
           onDropped: (n) => this.metrics.messagesDropped.inc({ peer: peer.id }, n),
-          onFailure: () => {},
         }),
       );
     }

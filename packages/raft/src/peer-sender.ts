@@ -17,7 +17,6 @@ export interface PeerSenderOptions {
   readonly rpcTimeoutMs: number;
   readonly maxQueuedMessages: number;
   readonly onDropped: (count: number) => void;
-  readonly onFailure: (kind: string) => void;
 }
 
 export class PeerSender {
@@ -56,8 +55,8 @@ export class PeerSender {
       .call(this.options.peer, 'raft', batch, { timeoutMs: this.options.rpcTimeoutMs })
       .then((result) => {
         if (!result.ok) {
-          // Lost on the way (or the peer is down): Raft's retransmission covers it.
-          this.options.onFailure(result.error.kind);
+          // Lost on the way (or the peer is down): Raft's retransmission covers it. The
+          // transport counts the failure by kind; here it counts the messages it took down.
           this.options.onDropped(batch.length);
         }
       })
