@@ -298,7 +298,7 @@ export class CrdtNode implements TopologyNode {
         const parsed = this.parser.gossip(body);
         const cut = this.replicator.isUnreachable(from);
         const changed = await this.absorb(from, parsed.seen, parsed.state);
-        const answer: GossipReply = { v: WIRE_VERSION, seen: encodeSeen(this.crdt.seenVector()) };
+        const answer: GossipReply = { v: WIRE_VERSION, seen: encodeSeen(this.crdt.reportedSeen()) };
         if (!cut) return answer;
         // Our messages to `from` are failing but it reached us (a partition healing): send ours
         // back on this reply, send to it again at once rather than at the next round, and pass

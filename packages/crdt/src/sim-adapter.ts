@@ -82,7 +82,7 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
     const novel = this.crdt.novel(parsed.state);
     const answer = (): void => {
       this.replicator.report(m.from, parsed.seen, this.crdt);
-      this.ctx.send(m.from, { type: 'ack', from: this.ctx.id, version: m.version, seen: encodeSeen(this.crdt.seenVector()) });
+      this.ctx.send(m.from, { type: 'ack', from: this.ctx.id, version: m.version, seen: encodeSeen(this.crdt.reportedSeen()) });
     };
     if (isEmptyDelta(novel)) return answer();
     this.durably(novel, m.from, answer);

@@ -6,7 +6,8 @@ import type { CounterMode } from './types.js';
 
 /** One step of a random history over 3 replicas. Retries reuse an idem with the same delta. */
 type Step =
-  | { readonly op: 'incr'; readonly node: number; readonly key: number; readonly delta: number; readonly idem: number | null }
+  | { readonly op: 'incr'; readonly node: number; readonly key: number; readonly delta: number; readonly idem: number | null; readonly durable: boolean }
+  | { readonly op: 'finish'; readonly k: number }
   | { readonly op: 'push'; readonly node: number }
   | { readonly op: 'deliver'; readonly k: number; readonly how: 'deliver' | 'duplicate' | 'lose' }
   | { readonly op: 'compact'; readonly node: number };
@@ -16,13 +17,14 @@ const KEYS = ['a', 'b'];
 function stepArb(mode: CounterMode): fc.Arbitrary<Step> {
   const delta = mode === 'g' ? fc.integer({ min: 0, max: 5 }) : fc.integer({ min: -5, max: 5 });
   return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ op: fc.constant('incr' as const), node: fc.nat(2), key: fc.nat(1), delta, idem: fc.option(fc.nat(15), { freq: 3 }) }) },
+    { weight: 4, arbitrary: fc.record({ op: fc.constant('incr' as const), node: fc.nat(2), key: fc.nat(1), delta, idem: fc.option(fc.nat(7), { freq: 3 }), durable: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('finish' as const), k: fc.nat(10) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('push' as const), node: fc.nat(2) }) },
     {
       weight: 4,
       arbitrary: fc.record({ op: fc.constant('deliver' as const), k: fc.nat(50), how: fc.constantFrom('deliver' as const, 'deliver' as const, 'duplicate' as const, 'lose' as const) }),
     },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('compact' as const), node: fc.nat(2) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('compact' as const), node: fc.nat(2) }) },
   );
 }
 
@@ -39,12 +41,13 @@ function run(h: Harness, steps: readonly Step[], onStep?: () => void): Map<strin
   for (const step of steps) {
     if (step.op === 'incr') {
       const { key, delta, idem } = requestOf(step);
-      const outcome = h.incr(step.node, key, delta, idem);
+      const outcome = h.incr(step.node, key, delta, idem, step.durable);
       if (outcome.applied && (idem === null || !counted.has(idem))) {
         if (idem !== null) counted.add(idem);
         expected.set(key, (expected.get(key) ?? 0) + delta);
       }
-    } else if (step.op === 'push') h.push(step.node);
+    } else if (step.op === 'finish') h.finishWrite(step.k);
+    else if (step.op === 'push') h.push(step.node);
     else if (step.op === 'deliver') h.deliver(step.k, step.how);
     else h.compact(step.node);
     onStep?.();
@@ -169,5 +172,21 @@ describe('counter CRDT: convergence and exactly-once', () => {
     expect(h.replica(2).crdt.compactedUpTo('n2')).toBe(0);
     h.settle();
     expect(h.values('a')).toEqual([5, 5, 5]);
+  });
+
+  it('does not fold a dot while a concurrent retry of it is still being written at a reporter', () => {
+    const h = new Harness();
+    h.incr(0, 'a', 5, 'I', false); // D = (n1, 1): n1 prepared it and waits for its fsync
+    h.incr(1, 'a', 5, 'I'); // X = (n2, 1): a concurrent retry through n2 (D wins: n1 < n2)
+    h.push(1); // n1 and n3 merge X while D is still on its way to n1's disk
+    while (h.bag.length > 0) h.deliver(0);
+    h.push(0); // n1's report says it holds X; it must not let anyone fold X before D is here
+    while (h.bag.length > 0) h.deliver(0);
+    for (let i = 0; i < 3; i++) h.compact(i);
+    expect(h.replicas.map((r) => r.crdt.compactedUpTo('n2'))).toEqual([0, 0, 0]);
+    h.finishWrite(0);
+    h.settle();
+    expect(h.values('a')).toEqual([5, 5, 5]);
+    expect(h.replicas.map((r) => r.crdt.liveDotCount)).toEqual([0, 0, 0]);
   });
 });

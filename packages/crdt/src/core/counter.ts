@@ -24,7 +24,11 @@
  * report from m once it holds everything of m's own that the report covers: stableVector()).
  * If dot X=(o,s) has s <= stable[o], every member has seen X, so any dot concurrent with X was
  * created before its creator c saw X, i.e. has seq <= c's report of itself, which this replica
- * holds. So the set of dots concurrent with X, and therefore whether X counts, is fixed and the
+ * holds. (A dot m has prepared but not yet made durable is not in m's report of itself, so
+ * while one is on its way to disk m reports no more of any other origin than that dot's deps:
+ * reportedSeen(). Else m could report holding X while its concurrent retry D of X was still
+ * being written, every replica would fold X as counting, and D would count when it came too.)
+ * So the set of dots concurrent with X, and therefore whether X counts, is fixed and the
  * same at every replica that folds X: two replicas folding o's prefix up to w compute the same
  * sums, and merging compacted records by max(upToSeq) never counts a dot twice (a dot at or
  * below upToSeq is ignored, it is in the sums) nor loses one (upToSeq only covers held dots).
@@ -82,6 +86,8 @@ export class CounterCrdt {
   private readonly seen = new Map<NodeId, number>();
   private readonly valueCache = new Map<string, number>();
   private liveCount = 0;
+  /** This node's dots prepared but not yet merged (seq -> deps), in the order they were prepared. */
+  private readonly preparing = new Map<number, Readonly<Record<NodeId, number>>>();
   /** What changed, by local version (never replicated): drives delta-state replication. */
   private readonly changes: ChangeLog;
 
@@ -144,6 +150,27 @@ export class CounterCrdt {
 
   seenVector(): Map<NodeId, number> {
     return new Map(this.seen);
+  }
+
+  /**
+   * What this node may tell peers it holds, for causal stability (and what it assumes of itself
+   * when it folds): seenVector(), but while an own dot is prepared and not yet merged, no more of
+   * any other origin than that dot's deps (see the top). The oldest such dot has the smallest deps.
+   */
+  reportedSeen(): Map<NodeId, number> {
+    const seen = this.seenVector();
+    const oldest = this.preparing.values().next();
+    if (oldest.done) return seen;
+    for (const [origin, s] of seen) {
+      if (origin !== this.self) seen.set(origin, Math.min(s, Object.hasOwn(oldest.value, origin) ? (oldest.value[origin] as number) : 0));
+    }
+    return seen;
+  }
+
+  /** An own dot was prepared (LocalWriter): until it is merged, reportedSeen() is capped by its deps. */
+  preparingDot(dot: Dot): void {
+    assert(dot.origin === this.self, () => `${dot.origin}'s dot prepared at ${this.self}`);
+    this.preparing.set(dot.seq, dot.deps);
   }
 
   seenOf(origin: NodeId): number {
@@ -270,6 +297,7 @@ export class CounterCrdt {
   private mergeDot(dot: Dot, source: NodeId | null): number {
     this.assertMember(dot.origin);
     assert(this.mode === 'pn' || dot.delta >= 0, 'a G-counter dot cannot be negative');
+    if (dot.origin === this.self) this.preparing.delete(dot.seq);
     if (dot.seq <= this.compactedUpTo(dot.origin)) return 0;
     let byOrigin = this.live.get(dot.origin);
     if (byOrigin?.has(dot.seq)) return 0;

@@ -35,9 +35,18 @@ export interface HarnessOptions {
 
 export type IncrOutcome = { readonly applied: boolean; readonly duplicate: boolean };
 
+/** A local increment prepared at a replica whose write is still on its way to disk. */
+interface Writing {
+  readonly replica: Replica;
+  readonly delta: StateDelta;
+  readonly idem: string | null;
+}
+
 export class Harness {
   readonly replicas: Replica[];
   readonly bag: InFlight[] = [];
+  /** Local writes prepared but not yet durable (and so not merged), oldest first. */
+  readonly writing: Writing[] = [];
 
   constructor(options: HarnessOptions = {}) {
     const members = Array.from({ length: options.nodes ?? 3 }, (_, i) => `n${i + 1}`);
@@ -64,13 +73,30 @@ export class Harness {
     return this.replicas[i % this.replicas.length] as Replica;
   }
 
-  /** A client increment at replica i, as the driver does it (look the key up, then write). */
-  incr(i: number, key: string, delta: number, idem: string | null): IncrOutcome {
+  /**
+   * A client increment at replica i, as the driver does it: look the key up, prepare, write,
+   * merge. `durable: false` leaves the write in flight (see finishWrite): messages may come and
+   * go meanwhile, as they do while a real node waits for its fsync.
+   */
+  incr(i: number, key: string, delta: number, idem: string | null, durable = true): IncrOutcome {
     const r = this.replica(i);
-    if (idem !== null && r.crdt.lookupIdem(idem)) return { applied: false, duplicate: true };
-    const delta_: StateDelta = idem === null ? r.writer.preparePlain(key, delta) : r.writer.prepareDot(key, delta, idem).delta;
-    r.crdt.merge(delta_);
+    if (idem !== null) {
+      // The driver serves one request per key at a time: a second waits for the first's write.
+      const writing = this.writing.findIndex((w) => w.replica === r && w.idem === idem);
+      if (writing !== -1) this.finishWrite(writing);
+      if (r.crdt.lookupIdem(idem)) return { applied: false, duplicate: true };
+    }
+    const prepared: StateDelta = idem === null ? r.writer.preparePlain(key, delta) : r.writer.prepareDot(key, delta, idem).delta;
+    this.writing.push({ replica: r, delta: prepared, idem });
+    if (durable) this.finishWrite(this.writing.length - 1);
     return { applied: true, duplicate: false };
+  }
+
+  /** Write k of those in flight reaches the disk and is merged. */
+  finishWrite(k: number): void {
+    if (this.writing.length === 0) return;
+    const [w] = this.writing.splice(k % this.writing.length, 1) as [Writing];
+    w.replica.crdt.merge(w.delta);
   }
 
   /** Replica i sends to every peer it may (one message in flight per peer). */
@@ -108,7 +134,7 @@ export class Harness {
     receiver.replicator.recheckAll(receiver.crdt);
     // A duplicate's copy may be delivered again later; the sender hears back only once.
     if (how === 'deliver') {
-      if (sender.replicator.sent(m.to, m.version, receiver.crdt.seenVector(), sender.crdt)) this.enqueue(sender, m.to);
+      if (sender.replicator.sent(m.to, m.version, receiver.crdt.reportedSeen(), sender.crdt)) this.enqueue(sender, m.to);
       sender.replicator.recheckAll(sender.crdt);
     }
   }
@@ -122,6 +148,7 @@ export class Harness {
 
   /** Delivers everything, repeatedly pushing from every replica, until nothing is in flight or new. */
   settle(rounds = 10): void {
+    while (this.writing.length > 0) this.finishWrite(0);
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < this.replicas.length; i++) this.gossip(i);
       while (this.bag.length > 0) this.deliver(0);

@@ -38,6 +38,7 @@ export class LocalWriter {
       [...this.crdt.seenVector()].filter(([origin, s]) => origin !== this.crdt.self && s > 0),
     );
     const dot: Dot = { origin: this.crdt.self, seq, idem, key, delta, deps };
+    this.crdt.preparingDot(dot);
     return { delta: { plain: [], dots: [dot], compacted: [] }, dot };
   }
 

@@ -139,7 +139,7 @@ export class Replicator {
       v: WIRE_VERSION,
       mode: crdt.mode,
       full,
-      seen: encodeSeen(crdt.seenVector()),
+      seen: encodeSeen(crdt.reportedSeen()),
       state: encodeState(state),
     };
     return { peer: id, body, version: crdt.currentVersion, entries: state.plain.length + state.dots.length + state.compacted.length };
@@ -149,7 +149,7 @@ export class Replicator {
   bodyFor(id: NodeId, crdt: CounterCrdt): GossipBody {
     const p = this.peer(id);
     const delta = this.options.replication === 'delta' && p.acknowledged !== null ? crdt.deltaSince(p.acknowledged, null) : null;
-    return { v: WIRE_VERSION, mode: crdt.mode, full: delta === null, seen: encodeSeen(crdt.seenVector()), state: encodeState(delta ?? crdt.fullState()) };
+    return { v: WIRE_VERSION, mode: crdt.mode, full: delta === null, seen: encodeSeen(crdt.reportedSeen()), state: encodeState(delta ?? crdt.fullState()) };
   }
 
   /** The peer merged and persisted a message built at `version`. Returns whether to send again now. */
@@ -249,7 +249,7 @@ export class Replicator {
 
   /** Per origin, what every member is known to hold (this node: what it holds). */
   stableVector(crdt: CounterCrdt): Map<NodeId, number> {
-    const stable = crdt.seenVector();
+    const stable = crdt.reportedSeen();
     for (const p of this.peers.values()) {
       for (const o of stable.keys()) stable.set(o, Math.min(stable.get(o) ?? 0, p.stable.get(o) ?? 0));
     }
