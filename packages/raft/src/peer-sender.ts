@@ -1,5 +1,7 @@
 /**
- * One ordered stream of Raft messages per peer, over request/response HTTP.
+ * One ordered stream of Raft messages per peer, over request/response HTTP. The peer answers a
+ * batch once it has acted on it (persisted what it appended): its responses ride back on the
+ * reply, so an append round trip is one HTTP exchange, not one each way.
  *
  * Raft tolerates loss and reordering, but a pipelined leader whose appends arrive out of order
  * makes its followers reject and fall back to probing (etcd keeps one stream per peer for the
@@ -17,6 +19,8 @@ export interface PeerSenderOptions {
   readonly rpcTimeoutMs: number;
   readonly maxQueuedMessages: number;
   readonly onDropped: (count: number) => void;
+  /** What the peer answered with: its messages to us caused by this batch (validated by the caller). */
+  readonly onReply: (reply: unknown) => void;
 }
 
 export class PeerSender {
@@ -54,7 +58,8 @@ export class PeerSender {
     void this.options.transport
       .call(this.options.peer, 'raft', batch, { timeoutMs: this.options.rpcTimeoutMs })
       .then((result) => {
-        if (!result.ok) {
+        if (result.ok) this.options.onReply(result.value);
+        else {
           // Lost on the way (or the peer is down): Raft's retransmission covers it. The
           // transport counts the failure by kind; here it counts the messages it took down.
           this.options.onDropped(batch.length);

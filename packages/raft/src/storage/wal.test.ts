@@ -67,6 +67,22 @@ describe('RaftLogFile', () => {
     expect(state).toEqual(memory.state());
   });
 
+  it('fsyncs entries, terms and votes, but writes a save that only moves the commit index unsynced', async () => {
+    const { log } = await RaftLogFile.open(dir, { ...quiet, fsync: true });
+    await log.save(hardState(1, 0, 'n1'), []);
+    expect(log.syncs).toBe(1);
+    await log.save(null, [entry(1, 1), entry(1, 2)]);
+    expect(log.syncs).toBe(2);
+    await log.save(hardState(1, 2, 'n1'), []); // commit only: recoverable from the leader
+    expect(log.syncs).toBe(2);
+    await log.save(hardState(2, 2, null), []); // a new term is a promise: synced
+    expect(log.syncs).toBe(3);
+    await log.close();
+    const { state } = await reopen();
+    expect(state.hardState).toEqual(hardState(2, 2, null));
+    expect(state.entries.map((e) => e.index)).toEqual([1, 2]);
+  });
+
   it('keeps the order of concurrent saves and resolves them in order', async () => {
     const { log } = await RaftLogFile.open(dir, { ...quiet, fsync: true });
     const resolved: number[] = [];
