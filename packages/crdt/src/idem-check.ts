@@ -21,6 +21,7 @@
  */
 import type { NodeId } from '@playground/core';
 import type { Dot } from './core/types.js';
+import { fanOut } from './fan-out.js';
 
 export const MAX_KEYS_PER_BATCH = 1024;
 /** Batches asked at once (and questions open per peer): two, so that keys arriving during one wait for about one round trip, not one and a half. */
@@ -86,30 +87,26 @@ export class IdemChecker {
   }
 
   /** Every peer at once, until each answered or the deadline; each answer is merged as it comes. */
-  private askAll(keys: readonly string[]): Promise<void> {
+  private async askAll(keys: readonly string[]): Promise<void> {
     const peers = this.peers().filter((p) => (this.open.get(p) ?? 0) < MAX_BATCHES_IN_FLIGHT);
-    if (peers.length === 0) return Promise.resolve();
+    if (peers.length === 0) return;
     this.batches++;
-    return new Promise((resolve) => {
-      let answered = 0;
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(finish, this.deadlineMs);
-      for (const peer of peers) {
+    const timeoutMs = Math.max(this.deadlineMs, this.rpcTimeoutMs);
+    await fanOut(
+      peers,
+      peers.length,
+      this.deadlineMs,
+      async (peer) => {
         this.open.set(peer, (this.open.get(peer) ?? 0) + 1);
-        this.ask(peer, keys, Math.max(this.deadlineMs, this.rpcTimeoutMs))
-          .then((dots) => (dots.length > 0 ? this.absorb(peer, dots) : undefined))
-          .catch((e: unknown) => this.onError(peer, e))
-          .finally(() => {
-            this.open.set(peer, (this.open.get(peer) ?? 1) - 1);
-            if (++answered === peers.length) finish();
-          });
-      }
-    });
+        try {
+          const dots = await this.ask(peer, keys, timeoutMs);
+          if (dots.length > 0) await this.absorb(peer, dots);
+          return true;
+        } finally {
+          this.open.set(peer, (this.open.get(peer) ?? 1) - 1);
+        }
+      },
+      this.onError,
+    );
   }
 }
