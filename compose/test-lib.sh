@@ -5,9 +5,9 @@
 RESULTS_FILE="${RESULTS_FILE:?}"
 LOG="${LOG:?}"
 
-pass() { echo "pass" >>"$RESULTS_FILE"; printf '  ok    %s\n' "$*"; }
+pass() { printf 'pass  %s\n' "$*" >>"$RESULTS_FILE"; printf '  ok    %s\n' "$*"; }
 fail() { # message; records the failure and aborts the current step (the caller's subshell)
-  echo "fail" >>"$RESULTS_FILE"
+  printf 'fail  %s\n' "$*" >>"$RESULTS_FILE"
   printf '  FAIL  %s\n' "$*"
   exit 1
 }

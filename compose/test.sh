@@ -45,6 +45,8 @@ compose() { # topology args...
 teardown() {
   local status=$?
   set +e
+  # Docker's output up to here; teardown's own (image removals) would bury it.
+  local log_lines; log_lines="$(wc -l <"$LOG")"
   for t in raft leaderless crdt; do compose "$t" down -v --remove-orphans --timeout 5; done
   # Images this test built earlier and a rebuild left untagged.
   docker image prune -f --filter label=playground.compose-test=1 >>"$LOG" 2>&1
@@ -57,17 +59,19 @@ teardown() {
   [[ -n "$left" ]] && echo "warning: left behind: $left"
   "$here/engine.sh" stop "$engine_pid"
   local passed failed
-  passed="$(grep -c pass "$RESULTS_FILE" || true)"
-  failed="$(grep -c fail "$RESULTS_FILE" || true)"
+  passed="$(grep -c '^pass' "$RESULTS_FILE" || true)"
+  failed="$(grep -c '^fail' "$RESULTS_FILE" || true)"
   [[ "$failed_early" == yes ]] && failed=$((failed + 1))
   if ((failed > 0 || status != 0)); then
-    echo "--- last 60 lines of docker's output ($LOG):"
-    tail -n 60 "$LOG"
+    echo "--- last 60 lines of docker's output before teardown ($LOG):"
+    head -n "$log_lines" "$LOG" | tail -n 60
   else
     rm -f "$LOG"
   fi
-  rm -f "$RESULTS_FILE"
   echo "compose test took $((SECONDS - started_at)) s"
+  # Repeated last, where a truncated CI log still shows them.
+  grep '^fail' "$RESULTS_FILE" | sed 's/^fail /  FAIL/'
+  rm -f "$RESULTS_FILE"
   echo "$passed passed, $failed failed"
   ((failed == 0 && status == 0)) || exit 1
 }
@@ -295,15 +299,15 @@ run_topology() { # topology
 run_part() { # name function args...
   local name="$1"; shift
   local fails_before rc
-  fails_before="$(grep -c fail "$RESULTS_FILE" || true)"
+  fails_before="$(grep -c '^fail' "$RESULTS_FILE" || true)"
   # In the background and waited for, so that Ctrl-C or SIGTERM is handled at once.
   (set -e; "$@") &
   part_pid=$!
   wait "$part_pid"
   rc=$?
   part_pid=''
-  if ((rc != 0)) && [[ "$(grep -c fail "$RESULTS_FILE" || true)" == "$fails_before" ]]; then
-    echo fail >>"$RESULTS_FILE"
+  if ((rc != 0)) && [[ "$(grep -c '^fail' "$RESULTS_FILE" || true)" == "$fails_before" ]]; then
+    echo "fail  $name: a command failed (exit $rc)" >>"$RESULTS_FILE"
     echo "  FAIL  $name: a command failed (exit $rc); see the log below"
   fi
   return "$rc"
