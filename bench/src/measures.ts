@@ -105,3 +105,12 @@ export function throughputByPhase(ops: readonly Op[], windows: readonly PhaseWin
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+/**
+ * How long every node must keep reading the same value before the run counts as converged.
+ * Equal values are not equal states: when the last increments are still spreading, three nodes
+ * that each miss a different one read the same number (n1 has a+b, n2 b+c, n3 c+a), and a
+ * checker fed that number reports an increment lost that is only late. Five gossip rounds (and
+ * many Raft heartbeats) pass in this window, so agreement that lasts through it is the end state.
+ */
+export const CONVERGENCE_SETTLE_MS = 500;

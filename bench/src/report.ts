@@ -3,6 +3,7 @@
  * run of each topology x scenario. Pure functions of the summaries (unit tested).
  */
 import type { LatencySummary } from './hist.js';
+import { CONVERGENCE_SETTLE_MS } from './measures.js';
 import type { RunSummary } from './summary.js';
 
 const word = (v: boolean | 'unknown'): string => (v === true ? 'pass' : v === false ? 'FAIL' : 'unknown');
@@ -43,7 +44,7 @@ export function runReport(s: RunSummary): string {
     '',
     `Stale reads: ${c.staleReads} of ${c.reads} (${pct(c.staleFraction)}), at most ${c.maxStaleness} increments and ${c.maxStaleMs} ms behind. ` +
       `Lost increments: ${c.lostIncrements}. Duplicated: ${c.duplicatedIncrements}. ` +
-      `Nodes agreed ${c.convergenceMs === null ? '**never** (within 10 s)' : `${c.convergenceMs} ms`} after the load stopped; final values ${Object.entries(c.finalValues).map(([n, v]) => `${n}=${v ?? '?'}`).join(', ')}.`,
+      `Nodes agreed ${c.convergenceMs === null ? '**never** (within 10 s)' : `${c.convergenceMs} ms`} after the load stopped (agreement that then held for ${CONVERGENCE_SETTLE_MS} ms); final values ${Object.entries(c.finalValues).map(([n, v]) => `${n}=${v ?? '?'}`).join(', ')}.`,
   );
 
   lines.push('', '## Availability', '');

@@ -18,7 +18,7 @@ import {
 } from '@playground/checkers';
 import { renderCharts } from './charts.js';
 import { runOpenLoop } from './loadgen.js';
-import { availability, histogramsOf, labelOps, longestWriteGap, throughputByPhase } from './measures.js';
+import { availability, CONVERGENCE_SETTLE_MS, histogramsOf, labelOps, longestWriteGap, throughputByPhase } from './measures.js';
 import { peerMessagesSent } from './metrics.js';
 import { sleep } from './http.js';
 import { provenance } from './provenance.js';
@@ -92,15 +92,32 @@ async function messagesSent(target: Target): Promise<Map<string, number>> {
   return out;
 }
 
-/** Every node's own value, polled until they agree (or the deadline). */
-async function awaitConvergence(target: Target, key: string, timeoutMs: number): Promise<{ values: Record<string, number | null>; ms: number | null }> {
+/**
+ * Every node's own value, polled until they agree and keep agreeing for `settleMs` (or the
+ * deadline). `ms`: when the lasting agreement began, from the call.
+ */
+export async function awaitConvergence(
+  target: Pick<Target, 'nodes' | 'ownValue'>,
+  key: string,
+  timeoutMs: number,
+  settleMs = CONVERGENCE_SETTLE_MS,
+): Promise<{ values: Record<string, number | null>; ms: number | null }> {
   const started = performance.now();
   let values: Record<string, number | null> = {};
+  let agreed: { value: number; sinceMs: number } | null = null;
   for (;;) {
+    const polledAt = performance.now();
     values = Object.fromEntries(await Promise.all(target.nodes.map(async (n) => [n, await target.ownValue(n, key)] as const)));
     const seen = Object.values(values);
-    if (seen.every((v) => v !== null) && new Set(seen).size === 1) return { values, ms: Math.round(performance.now() - started) };
-    if (performance.now() - started > timeoutMs) return { values, ms: null };
+    const value = seen[0];
+    if (typeof value === 'number' && seen.every((v) => v === value)) {
+      if (agreed === null || agreed.value !== value) agreed = { value, sinceMs: polledAt };
+      if (performance.now() - agreed.sinceMs >= settleMs) return { values, ms: Math.round(agreed.sinceMs - started) };
+    } else {
+      agreed = null;
+    }
+    // An agreement that began before the deadline gets its settle time.
+    if (performance.now() - started > timeoutMs + (agreed === null ? 0 : settleMs)) return { values, ms: null };
     await sleep(25);
   }
 }

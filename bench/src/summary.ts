@@ -45,7 +45,7 @@ export interface RunSummary {
     maxStaleMs: number;
     lostIncrements: number;
     duplicatedIncrements: number;
-    /** From the end of the load until every node's own value agreed; null if they never did. */
+    /** From the end of the load until every node's own value agreed for good (measures.ts: CONVERGENCE_SETTLE_MS); null if they never did. */
     convergenceMs: number | null;
     finalValues: Record<string, number | null>;
   };
