@@ -191,6 +191,8 @@ export function benchHelp(knobs: readonly { topology: string; spec: KnobSpec }[]
     '      (Debian/Ubuntu: apt-get install -y etcd-server). npm test never needs it.',
     'Outputs: <out>/<time>-<topology>-<scenario>/{history.jsonl,summary.json,report.md,latency.svg,availability.svg}',
     '         and <out>/README.md, the comparison table over the latest run of each topology x scenario.',
+    'Exit status: 0 when every consistency verdict passes; 1 when one fails (not for the increments',
+    '             that --resolve lww drops on purpose: those are the lesson, counted in the report); 2 on bad arguments.',
   ];
   return lines.join('\n');
 }

@@ -92,6 +92,25 @@ async function closedLoop(target: Target, options: BenchOptions, signal: AbortSi
   return { incr, read };
 }
 
+/**
+ * The failed consistency verdicts, each with whether the topology's mode loses updates on purpose
+ * (leaderless `--resolve lww`: concurrent increments are dropped, the lesson the report counts).
+ * The CLI exits 1 when any failure is not by design.
+ */
+export function consistencyFailures(
+  outcomes: readonly { readonly summary: Pick<RunSummary, 'topology' | 'scenario' | 'consistency'> }[],
+  flags: ReadonlyMap<BenchTopology, Record<string, string | boolean>>,
+): { topology: string; scenario: string; why: string; byDesign: boolean }[] {
+  return outcomes
+    .filter((o) => o.summary.consistency.verdict === false)
+    .map(({ summary }) => ({
+      topology: summary.topology,
+      scenario: summary.scenario,
+      why: summary.consistency.verdicts.filter((v) => v.valid === false).map((v) => v.summary).join('; '),
+      byDesign: flags.get(summary.topology as BenchTopology)?.['resolve'] === 'lww',
+    }));
+}
+
 export interface BenchIo {
   progress: Progress;
   signal: AbortSignal;

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '@playground/node';
 import { benchHelp, parseBenchArgs } from './args.js';
-import { availableModules, knobsOf, resolvePlan, runBench, writeReadme } from './bench.js';
+import { availableModules, consistencyFailures, knobsOf, resolvePlan, runBench, writeReadme } from './bench.js';
 import { etcdVersion } from './etcd.js';
 import { Progress } from './progress.js';
 import { runCrdtFigures } from './crdt-figures.js';
@@ -100,12 +100,15 @@ async function main(argv: readonly string[]): Promise<number> {
     const outcomes = await runBench(options, plan.topologies, plan.flags, { progress, signal: controller.signal });
     progress.stop();
     process.stderr.write(`${outcomes.length} run(s) written; comparison table: ${join(options.out, 'README.md')}\n`);
-    const failed = outcomes.filter((o) => o.summary.consistency.verdict === false);
-    for (const f of failed) process.stderr.write(`consistency FAIL: ${f.summary.topology}/${f.summary.scenario}: ${f.summary.consistency.verdicts.filter((v) => v.valid === false).map((v) => v.summary).join('; ')}\n`);
+    const failures = consistencyFailures(outcomes, plan.flags);
+    for (const f of failures) {
+      process.stderr.write(`consistency FAIL: ${f.topology}/${f.scenario}: ${f.why}${f.byDesign ? ' (expected: --resolve lww drops concurrent increments)' : ''}\n`);
+    }
+    if (controller.signal.aborted) return 130;
+    return failures.some((f) => !f.byDesign) ? 1 : 0;
   } finally {
     progress.stop();
   }
-  return controller.signal.aborted ? 130 : 0;
 }
 
 main(process.argv.slice(2)).then(
