@@ -199,11 +199,12 @@ function failuresByKind(before: readonly Sample[], after: readonly Sample[]): Re
 async function messagesPerIncrement(cluster: TestCluster, replication: 'delta' | 'full', options: CrdtFiguresOptions): Promise<MessageFigures> {
   const before = await scrape(cluster);
   const increments = await fixedRateLoad(cluster, options.messagesRate, options.durationS);
-  // The last increments' pushes are still in flight: wait until every node holds them all.
+  // The last increments' pushes are still in flight: wait until every node holds them all
+  // (equal values alone can be a coincidence of nodes each missing a different one).
   await pollUntil(async () => {
     const reads = await Promise.all(cluster.nodes.map((n) => httpCall(`${n.url}/count?key=messages`, { timeoutMs: 1000 })));
     const values = reads.map((r) => (r.status === 200 ? Number(r.body?.value) : NaN));
-    return values.every((v) => v === values[0]);
+    return values.every((v) => v === values[0] && v >= increments);
   }, 10_000, 'the replicas to agree after the message load', 5);
   const after = await scrape(cluster);
   const diff = (name: string, match: Record<string, string> = {}): number => sumOf(after, name, match) - sumOf(before, name, match);
