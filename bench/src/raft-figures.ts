@@ -6,9 +6,10 @@
  * 1. Throughput: autocannon POST /incr through the leader, each request with a unique
  *    Idempotency-Key (so every one is a new replicated, fsynced increment), at 64 connections
  *    (req/s, p50, p99) and at 1 connection (p50). etcd: POST /v3/kv/put through its gateway.
+ *    Both clusters are up and take turns, round by round (ROUNDS); the median round is reported.
  * 2. Unavailability: kill -9 the leader; the time from the kill to the next acknowledged write
  *    through a survivor (overlapping probe writes on every survivor, a new one every 5-15 ms). Then restart the
- *    killed member, wait until it has caught up, and repeat.
+ *    killed member, wait until it has caught up, and repeat. One system at a time, on a fresh cluster.
  */
 import { TestCluster } from '@playground/node/testing';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
@@ -225,34 +226,44 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-async function measure(t: FiguresTarget, options: FiguresOptions): Promise<SystemFigures> {
-  const { log } = options;
-  log(`${t.name} ${t.version}: warming up (2 s at 64 connections)`);
-  await throughput(t, 64, 2, options.signal);
-  log(`${t.name}: ${options.durationS} s at 64 connections`);
-  const c64 = await throughput(t, 64, options.durationS, options.signal);
-  log(`  ${c64.result.okPerSec} ok/s, p50 ${c64.result.latency.p50} ms, p99 ${c64.result.latency.p99} ms, non-2xx ${c64.result.non2xx}, errors ${c64.result.errors}`);
-  const notes = [`CPU during the 64-connection run (share of one core): ${Object.entries(c64.cpuShare).map(([k, v]) => `${k} ${v}`).join(', ')}`, ...(await t.notes())];
-  log(`${t.name}: ${Math.max(3, Math.round(options.durationS / 2))} s at 1 connection`);
-  const c1 = await throughput(t, 1, Math.max(3, Math.round(options.durationS / 2)), options.signal);
-  log(`  ${c1.result.okPerSec} ok/s, p50 ${c1.result.latency.p50} ms, p99 ${c1.result.latency.p99} ms`);
+/**
+ * Each throughput figure is measured in rounds, the systems taking turns (A B, B A, A B), and the
+ * median round is reported: this VM's speed drifts from one minute to the next (etcd alone has
+ * measured 5,400 and 8,200 puts/s an hour apart), so a ratio is only fair when both systems
+ * were measured in the same minutes.
+ */
+const ROUNDS = 3;
+
+type Measured = Awaited<ReturnType<typeof throughput>>;
+
+async function inTurns(targets: readonly FiguresTarget[], connections: number, roundS: number, options: FiguresOptions): Promise<Measured[][]> {
+  const rounds: Measured[][] = targets.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = targets.map((_, i) => (r % 2 === 0 ? i : targets.length - 1 - i));
+    for (const i of order) {
+      const t = targets[i] as FiguresTarget;
+      const m = await throughput(t, connections, roundS, options.signal);
+      options.log(`  ${t.name}, round ${r + 1}/${ROUNDS}: ${m.result.okPerSec} ok/s, p50 ${m.result.latency.p50} ms, p99 ${m.result.latency.p99} ms, non-2xx ${m.result.non2xx}, errors ${m.result.errors}`);
+      (rounds[i] as Measured[]).push(m);
+    }
+  }
+  return rounds;
+}
+
+/** The round with the median throughput (its latencies and CPU come with it). */
+function medianRound(rounds: readonly Measured[]): Measured {
+  const sorted = [...rounds].sort((a, b) => a.result.okPerSec - b.result.okPerSec);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as Measured;
+}
+
+async function unavailability(t: FiguresTarget, options: FiguresOptions): Promise<number[]> {
   const unavailabilityMs: number[] = [];
   for (let i = 1; i <= options.trials && options.signal?.aborted !== true; i++) {
     const ms = await unavailabilityTrial(t, i);
     unavailabilityMs.push(Math.round(ms));
-    log(`  kill -9 leader, trial ${i}/${options.trials}: ${Math.round(ms)} ms to the next acknowledged write`);
+    options.log(`  kill -9 leader, trial ${i}/${options.trials}: ${Math.round(ms)} ms to the next acknowledged write`);
   }
-  return {
-    system: t.name,
-    version: t.version,
-    c64: c64.result,
-    c1: c1.result,
-    unavailabilityMs,
-    medianUnavailabilityMs: median(unavailabilityMs),
-    worstUnavailabilityMs: Math.max(...unavailabilityMs),
-    cpuShare: c64.cpuShare,
-    notes,
-  };
+  return unavailabilityMs;
 }
 
 export interface FiguresReport {
@@ -264,19 +275,64 @@ export interface FiguresReport {
 
 export async function runRaftFigures(options: FiguresOptions): Promise<FiguresReport> {
   const started = provenance(new Date());
-  const systems: SystemFigures[] = [];
   const makers: (() => Promise<FiguresTarget>)[] = [raftTarget];
   if (options.etcd) {
     if (etcdVersion() === null) options.log('etcd is not on PATH (apt-get install -y etcd-server): measuring Raft alone');
     else makers.push(etcdTarget);
   }
-  for (const make of makers) {
-    const target = await make();
-    try {
-      systems.push(await measure(target, options));
-    } finally {
-      await target.stop();
+  const { log } = options;
+  // 1. Throughput and latency: every system up, measured in turns.
+  const measured: { name: string; version: string; c64: Measured[]; c1: Measured[]; notes: string[] }[] = [];
+  const up: FiguresTarget[] = [];
+  try {
+    for (const make of makers) up.push(await make());
+    for (const t of up) {
+      log(`${t.name} ${t.version}: warming up (2 s at 64 connections)`);
+      await throughput(t, 64, 2, options.signal);
     }
+    const c64RoundS = Math.max(2, Math.round(options.durationS / ROUNDS));
+    const c1RoundS = Math.max(2, Math.round(options.durationS / 2 / ROUNDS));
+    log(`64 connections: ${ROUNDS} rounds of ${c64RoundS} s per system, in turns`);
+    const c64 = await inTurns(up, 64, c64RoundS, options);
+    // Group-commit and fsync figures from the members' metrics, before the 1-connection rounds dilute them.
+    const notes = await Promise.all(up.map((t) => t.notes()));
+    log(`1 connection: ${ROUNDS} rounds of ${c1RoundS} s per system, in turns`);
+    const c1 = await inTurns(up, 1, c1RoundS, options);
+    for (const [i, t] of up.entries()) {
+      measured.push({ name: t.name, version: t.version, c64: c64[i] as Measured[], c1: c1[i] as Measured[], notes: notes[i] as string[] });
+    }
+  } finally {
+    for (const t of up) await t.stop();
+  }
+  // 2. Unavailability after kill -9: one system at a time, each on a fresh cluster.
+  const systems: SystemFigures[] = [];
+  for (const [i, make] of makers.entries()) {
+    const m = measured[i] as (typeof measured)[number];
+    const t = await make();
+    let unavailabilityMs: number[];
+    try {
+      log(`${t.name}: ${options.trials} kill -9 trials`);
+      unavailabilityMs = await unavailability(t, options);
+    } finally {
+      await t.stop();
+    }
+    const c64 = medianRound(m.c64);
+    const perRound = (rounds: readonly Measured[]): string => rounds.map((r) => r.result.okPerSec).join(', ');
+    systems.push({
+      system: m.name,
+      version: m.version,
+      c64: c64.result,
+      c1: medianRound(m.c1).result,
+      unavailabilityMs,
+      medianUnavailabilityMs: median(unavailabilityMs),
+      worstUnavailabilityMs: Math.max(...unavailabilityMs),
+      cpuShare: c64.cpuShare,
+      notes: [
+        `writes/s per round, in turns with the other system (the median round is shown): 64 connections ${perRound(m.c64)}; 1 connection ${perRound(m.c1)}`,
+        `CPU during the median 64-connection round (share of one core): ${Object.entries(c64.cpuShare).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        ...m.notes,
+      ],
+    });
   }
   const raft = systems[0] as SystemFigures;
   const etcd = systems[1];
