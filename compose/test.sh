@@ -32,7 +32,6 @@ source "$here/test-lib.sh"
 engine_pid=none
 base_image=''
 imported_base=no
-failed_early=no
 
 if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
 
@@ -61,7 +60,6 @@ teardown() {
   local passed failed
   passed="$(grep -c '^pass' "$RESULTS_FILE" || true)"
   failed="$(grep -c '^fail' "$RESULTS_FILE" || true)"
-  [[ "$failed_early" == yes ]] && failed=$((failed + 1))
   if ((failed > 0 || status != 0)); then
     echo "--- last 60 lines of docker's output before teardown ($LOG):"
     head -n "$log_lines" "$LOG" | tail -n 60
@@ -94,7 +92,7 @@ free_ports() { # three ports nobody listens on
 
 # --- the engine and the images -------------------------------------------------------------
 echo "compose test: engine"
-engine_pid="$("$here/engine.sh" start 2>>"$LOG")" || { failed_early=yes; echo "  FAIL  no Docker engine"; exit 1; }
+engine_pid="$("$here/engine.sh" start 2>>"$LOG")" || fail "no Docker engine"
 read -r P1 P2 P3 <<<"$(free_ports)"
 export N1_PORT=$P1 N2_PORT=$P2 N3_PORT=$P3
 
@@ -105,7 +103,7 @@ base_image="$("$here/base-image.sh" 2>>"$LOG")"
 [[ "$imported_base" == maybe && "$base_image" == playground/node-base:host ]] && imported_base=yes
 [[ "$imported_base" == yes ]] || imported_base=no
 docker build --label playground.compose-test=1 --build-arg NODE_IMAGE="$base_image" -t "$PLAYGROUND_IMAGE" "$root" >>"$LOG" 2>&1 \
-  || { failed_early=yes; echo "  FAIL  docker build (see the log below)"; exit 1; }
+  || fail "docker build (see the log below)"
 pass "image built on $base_image in $((SECONDS - t0)) s ($(docker image inspect -f '{{.Size}}' "$PLAYGROUND_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 
 # --- bad input -----------------------------------------------------------------------------
