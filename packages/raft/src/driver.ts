@@ -25,6 +25,8 @@ import {
   type CountRequest,
   type IncrRequest,
   type NodeId,
+  type Result,
+  type RpcFailure,
   type TopologyContext,
   type TopologyNode,
 } from '@playground/core';
@@ -54,6 +56,10 @@ export interface RaftKnobs {
   readonly maxPendingProposals: number;
   readonly seed: number;
 }
+
+/** callLeader: how long an open breaker to the leader is waited out (two 250 ms breaker resets), and the first pause. */
+const CIRCUIT_WAIT_MS = 500;
+const CIRCUIT_RETRY_MIN_MS = 20;
 
 /** A peer request waiting for the Ready cycle that its messages caused. */
 interface ReplyWaiter {
@@ -90,6 +96,8 @@ export class RaftNode implements TopologyNode {
   private replyWaiters: ReplyWaiter[] = [];
   /** Messages to peers whose requests are waiting: sent back on those replies. */
   private readonly replyBox = new Map<NodeId, Message[]>();
+  /** Jitter for the waits of callLeader (never the core's RNG: that one drives elections). */
+  private readonly jitter = new Rng(seedFrom('jitter', process.hrtime.bigint()));
 
   constructor(
     private readonly ctx: TopologyContext,
@@ -343,8 +351,7 @@ export class RaftNode implements TopologyNode {
     if (leader === null) return { kind: 'unavailable', message: 'no leader is known (an election may be under way, or no quorum is reachable)' };
     if (leader === this.ctx.id) return this.propose(command, deadlineMs);
     const body: ForwardIncr = { command, deadlineMs };
-    const timeoutMs = Math.max(1, Math.min(this.knobs.forwardTimeoutMs, deadlineMs - Date.now()));
-    const result = await this.ctx.transport.call<ForwardReply>(leader, 'forward_incr', body, { timeoutMs });
+    const result = await this.callLeader(leader, 'forward_incr', body, deadlineMs);
     if (result.ok) return result.value;
     switch (result.error.kind) {
       case 'circuit_open':
@@ -356,6 +363,26 @@ export class RaftNode implements TopologyNode {
       default:
         // The leader may have received it: unknown (contract: retry with the same Idempotency-Key).
         return { kind: 'unknown', message: `forward to leader ${leader}: ${result.error.kind}` };
+    }
+  }
+
+  /**
+   * A follower's request to the leader (a forwarded increment, a ReadIndex). An open breaker
+   * means it was not sent, and right after a partition heals the breaker is often open for no
+   * reason left: requests that hung in the cut time out after the heal and reopen it, and a
+   * follower sends the leader no requests of its own that would close it (its answers ride on
+   * the leader's requests). So an open breaker is waited out, with jittered backoff, for at most
+   * CIRCUIT_WAIT_MS (about two breaker resets) within the deadline; a leader that is really gone
+   * still gets a 503 that soon, and by then an election is under way.
+   */
+  private async callLeader(leader: NodeId, type: string, body: unknown, deadlineMs: number): Promise<Result<ForwardReply, RpcFailure>> {
+    const waitUntil = Math.min(deadlineMs, Date.now() + CIRCUIT_WAIT_MS);
+    for (let delayMs = CIRCUIT_RETRY_MIN_MS; ; delayMs *= 2) {
+      const timeoutMs = Math.max(1, Math.min(this.knobs.forwardTimeoutMs, deadlineMs - Date.now()));
+      const result = await this.ctx.transport.call<ForwardReply>(leader, type, body, { timeoutMs });
+      const pause = delayMs * (1 + this.jitter.float());
+      if (result.ok || result.error.kind !== 'circuit_open' || this.stopped || Date.now() + pause >= waitUntil) return result;
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 
@@ -425,8 +452,7 @@ export class RaftNode implements TopologyNode {
     const leader = await this.awaitLeader(Math.min(deadlineMs, Date.now() + this.knobs.electionMaxMs * 2));
     if (leader === null) return { kind: 'unavailable', message: 'no leader is known; a linearizable read needs one' };
     if (leader === this.ctx.id) return this.reads.request(deadlineMs);
-    const timeoutMs = Math.max(1, Math.min(this.knobs.forwardTimeoutMs, deadlineMs - Date.now()));
-    const result = await this.ctx.transport.call<ForwardReply>(leader, 'read_index', { deadlineMs }, { timeoutMs });
+    const result = await this.callLeader(leader, 'read_index', { deadlineMs }, deadlineMs);
     if (result.ok) return result.value;
     // A read changes nothing: whatever happened, the client may simply retry.
     return { kind: 'unavailable', message: `read index from leader ${leader}: ${result.error.kind}` };

@@ -61,7 +61,7 @@ describe('Raft: the leader partitioned away', () => {
     );
     for (const node of c.nodes) {
       const res = await c.count(node.id);
-      expect(res.status).toBe(200);
+      expect(res.status, `count on ${node.id}: ${JSON.stringify(res.body)}`).toBe(200);
       // Exact: the minority's entries were never committed, so they were overwritten, not applied.
       expect(res.body.value, `count on ${node.id}`).toBe(acked);
     }
