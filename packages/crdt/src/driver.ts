@@ -24,7 +24,7 @@ import {
 } from '@playground/core';
 import { CounterCrdt } from './core/counter.js';
 import { LocalWriter } from './core/local.js';
-import { Replicator, type ReplicationMode } from './core/replicator.js';
+import { Replicator, type OutgoingMessage, type ReplicationMode } from './core/replicator.js';
 import { isEmptyDelta, type CounterMode, type Dot, type StateDelta } from './core/types.js';
 import { encodeDots, encodeSeen, GOSSIP, IDEM, PULL, WireParser, WIRE_VERSION, type GossipReply } from './core/wire.js';
 import { createCrdtMetrics, type CrdtMetrics } from './metrics.js';
@@ -46,6 +46,8 @@ export interface CrdtKnobs {
   /** How long w=majority|all and r=majority|all wait for replicas. */
   readonly waitMs: number;
   readonly peerTimeoutMs: number;
+  /** A gossip message out this long gets a fresh one sent beside it (0: never). */
+  readonly hedgeMs: number;
   /** How long a keyed increment asks reachable peers whether they already hold its key (0: never ask). */
   readonly idemCheckMs: number;
   readonly snapshotBytes: number;
@@ -109,6 +111,7 @@ export class CrdtNode implements TopologyNode {
       replication: this.knobs.replication,
       heartbeatRounds: this.knobs.heartbeatRounds,
       rng: new Rng(seed),
+      ...(this.knobs.hedgeMs > 0 ? { hedge: { afterMs: this.knobs.hedgeMs, now: () => performance.now() } } : {}),
     });
     this.durable = new DurableWriter(this.store, this.crdt, this.knobs.snapshotBytes, this.context.log, () => this.replicator.recheckAll(this.crdt));
     this.metrics = createCrdtMetrics(this.context.metrics as never, () => ({
@@ -296,14 +299,14 @@ export class CrdtNode implements TopologyNode {
     try {
       if (type === GOSSIP) {
         const parsed = this.parser.gossip(body);
-        const cut = this.replicator.isUnreachable(from);
+        const cut = this.replicator.isCut(from);
         const changed = await this.absorb(from, parsed.seen, parsed.state);
         const answer: GossipReply = { v: WIRE_VERSION, seen: encodeSeen(this.crdt.reportedSeen()) };
         if (!cut) return answer;
-        // Our messages to `from` are failing but it reached us (a partition healing): send ours
-        // back on this reply, send to it again at once rather than at the next round, and pass
-        // what it brought on to the others now.
-        if (this.replicator.heardFrom(from)) setImmediate(() => void this.send(from, 'gossip'));
+        // Our messages to `from` are failing or hanging but it reached us (a partition healing):
+        // send ours back on this reply, send to it again at once rather than at the next round,
+        // and pass what it brought on to the others now.
+        if (this.replicator.heardFrom(from)) setImmediate(() => void this.send(from, 'hedge'));
         if (changed) this.schedulePush();
         return { ...answer, state: this.replicator.bodyFor(from, this.crdt).state };
       }
@@ -375,48 +378,52 @@ export class CrdtNode implements TopologyNode {
     setImmediate(() => {
       this.pushQueued = false;
       if (this.stopped) return;
-      for (const id of this.replicator.push()) void this.send(id, 'push');
+      for (const id of this.replicator.push()) this.send(id, 'push');
     });
   }
 
-  private send(id: NodeId, cause: 'push' | 'gossip'): Promise<void> {
-    return this.sendOnce(id, cause).catch((e: unknown) => {
+  /** Sends the peer the message claimed for it (push, gossip round, or hedge beside an overdue one). */
+  private send(id: NodeId, cause: 'push' | 'gossip' | 'hedge'): void {
+    const m = this.replicator.message(id, this.crdt);
+    this.messagesSent++;
+    this.metrics.messages.inc({ cause, content: m.body.full ? 'full' : 'delta' });
+    this.metrics.entries.inc({ content: m.body.full ? 'full' : 'delta' }, m.entries);
+    this.deliver(m, cause).catch((e: unknown) => {
       // A bug, not the network (the transport never throws for that): say so, keep serving.
       this.context.log.error('crdt send failed', { peer: id, error: (e as Error).stack ?? String(e) });
-      this.replicator.failed(id);
+      if (this.replicator.isCurrent(m)) this.replicator.failed(m);
     });
   }
 
-  private async sendOnce(id: NodeId, cause: 'push' | 'gossip'): Promise<void> {
-    const m = this.replicator.message(id, this.crdt);
-    const content = m.body.full ? 'full' : 'delta';
-    this.messagesSent++;
-    this.metrics.messages.inc({ cause, content });
-    this.metrics.entries.inc({ content }, m.entries);
+  /** One message and its one outcome: acknowledged, or failed (a superseded one's failure is ignored). */
+  private async deliver(m: OutgoingMessage, cause: 'push' | 'gossip' | 'hedge'): Promise<void> {
+    const id = m.peer;
     const result = await this.context.transport.call(id, GOSSIP, m.body, { timeoutMs: this.knobs.peerTimeoutMs });
     if (this.stopped) return;
     let again = false;
+    let answer: ReturnType<WireParser['reply']> | null = null;
     if (result.ok) {
       try {
-        const answer = this.parser.reply(result.value);
-        again = this.replicator.sent(id, m.version, answer.seen, this.crdt);
-        if (answer.state !== null) {
-          // The peer's messages to us were failing (a partition healing): what it sends back
-          // is news to the others too, so it is pushed on at once rather than at the next round.
-          void this.absorb(id, answer.seen, answer.state).then(
-            (changed) => changed && this.schedulePush(),
-            (e: unknown) => this.context.log.warn('refused the state on a gossip reply', { peer: id, error: (e as Error).message }),
-          );
-        }
+        answer = this.parser.reply(result.value);
       } catch (e) {
         this.context.log.warn('peer answered gossip with a malformed reply', { peer: id, error: (e as Error).message });
-        this.replicator.failed(id);
+      }
+    }
+    if (answer !== null) {
+      again = this.replicator.sent(m, answer.seen, this.crdt);
+      if (answer.state !== null) {
+        // The peer's messages to us were failing (a partition healing): what it sends back
+        // is news to the others too, so it is pushed on at once rather than at the next round.
+        void this.absorb(id, answer.seen, answer.state).then(
+          (changed) => changed && this.schedulePush(),
+          (e: unknown) => this.context.log.warn('refused the state on a gossip reply', { peer: id, error: (e as Error).message }),
+        );
       }
     } else {
-      again = this.replicator.failed(id, result.error.kind === 'timeout');
+      again = this.replicator.failed(m, !result.ok && result.error.kind === 'timeout');
     }
     this.checkWaiters();
-    if (again) void this.send(id, cause);
+    if (again) this.send(id, cause === 'hedge' ? 'gossip' : cause);
   }
 
   /** Pulls and merges peers' states; resolves with how many were merged (up to `enough`, by the deadline). */
@@ -457,7 +464,8 @@ export class CrdtNode implements TopologyNode {
   private gossipRound(): void {
     if (this.stopped) return;
     this.metrics.rounds.inc();
-    for (const id of this.replicator.tick(this.crdt)) void this.send(id, 'gossip');
+    for (const id of this.replicator.hedge()) this.send(id, 'hedge');
+    for (const id of this.replicator.tick(this.crdt)) this.send(id, 'gossip');
     this.crdt.trimChanges(this.replicator.acknowledgedByAll());
     void this.serialized(async () => {
       const folds = this.crdt.planCompaction(this.replicator.stableVector(this.crdt));

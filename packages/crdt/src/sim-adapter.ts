@@ -2,8 +2,9 @@
  * The CRDT topology in the deterministic simulator (packages/sim's SimTopology): the same pure
  * core as the real driver, with the driver's duties done against the simulated world. Same
  * rules: a delta is written and fsynced before it is merged (so before anything that depends on
- * it is acknowledged, sent or reported); one message in flight per peer; a peer that does not
- * answer within `timeoutTicks` is given up on (the transport's timeout, in ticks).
+ * it is acknowledged, sent or reported); one current message per peer, hedged when it is out for
+ * `hedgeTicks`; a message not answered within `timeoutTicks` is given up on (the transport's
+ * timeout, in ticks), and each message has exactly one outcome, as a transport call does.
  *
  * Peer traffic is one-way in the simulator, so the RPC becomes two messages: `gossip` (a state
  * message, as on the wire) and `ack` (what the receiver holds after merging it durably).
@@ -12,13 +13,13 @@ import { assert, type NodeId } from '@playground/core';
 import type { ClientOutcome, IncrCall, SimContext, SimNode, SimTopology } from '@playground/sim';
 import { CounterCrdt } from './core/counter.js';
 import { LocalWriter } from './core/local.js';
-import { Replicator, type ReplicationMode } from './core/replicator.js';
+import { Replicator, type MessageRef, type ReplicationMode } from './core/replicator.js';
 import { isEmptyDelta, type CounterMode, type StateDelta } from './core/types.js';
 import { encodeSeen, WireParser, type GossipBody } from './core/wire.js';
 
 export type CrdtSimMessage =
-  | { readonly type: 'gossip'; readonly from: NodeId; readonly version: number; readonly body: GossipBody }
-  | { readonly type: 'ack'; readonly from: NodeId; readonly version: number; readonly seen: [NodeId, number][] };
+  | { readonly type: 'gossip'; readonly from: NodeId; readonly token: number; readonly body: GossipBody }
+  | { readonly type: 'ack'; readonly from: NodeId; readonly token: number; readonly seen: [NodeId, number][] };
 
 /** The simulated disk: the deltas made durable, in order (recovery merges them all). */
 export type CrdtDisk = StateDelta[];
@@ -27,6 +28,8 @@ export interface CrdtSimOptions {
   readonly tickMs?: number;
   readonly gossipTicks?: number;
   readonly timeoutTicks?: number;
+  /** A message out this many ticks is hedged (0: never). */
+  readonly hedgeTicks?: number;
   readonly fanout?: number;
   readonly mode?: CounterMode;
   readonly replication?: ReplicationMode;
@@ -41,7 +44,8 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
   private readonly replicator: Replicator;
   private readonly parser: WireParser;
   private ticks = 0;
-  private readonly inFlightSince = new Map<NodeId, number>();
+  /** Messages awaiting their outcome, by token: which, and the tick they were sent at. */
+  private readonly outstanding = new Map<number, { readonly ref: MessageRef; readonly since: number }>();
   private readonly waitingOnIdem = new Map<string, (() => void)[]>();
   private folding = false;
 
@@ -53,18 +57,27 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
     for (const record of ctx.disk.image) this.crdt.merge(record);
     this.writer = new LocalWriter(this.crdt);
     this.parser = new WireParser(ctx.peers, o.mode);
-    this.replicator = new Replicator({ self: ctx.id, members: ctx.peers, fanout: o.fanout, replication: o.replication, heartbeatRounds: 10, rng: ctx.rng });
+    this.replicator = new Replicator({
+      self: ctx.id,
+      members: ctx.peers,
+      fanout: o.fanout,
+      replication: o.replication,
+      heartbeatRounds: 10,
+      rng: ctx.rng,
+      ...(o.hedgeTicks > 0 ? { hedge: { afterMs: o.hedgeTicks, now: () => this.ticks } } : {}),
+    });
   }
 
   tick(): void {
     this.ticks++;
-    for (const [peer, since] of this.inFlightSince) {
+    for (const [token, { ref, since }] of this.outstanding) {
       if (this.ticks - since > this.o.timeoutTicks) {
-        this.inFlightSince.delete(peer);
-        this.replicator.failed(peer);
+        this.outstanding.delete(token);
+        if (this.replicator.failed(ref, true)) this.send(ref.peer);
       }
     }
     if (this.ticks % this.o.gossipTicks !== 0) return;
+    for (const peer of this.replicator.hedge()) this.send(peer);
     for (const peer of this.replicator.tick(this.crdt)) this.send(peer);
     this.crdt.trimChanges(this.replicator.acknowledgedByAll());
     this.fold();
@@ -72,8 +85,11 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
 
   receive(m: CrdtSimMessage): void {
     if (m.type === 'ack') {
-      if (this.replicator.sent(m.from, m.version, new Map(m.seen), this.crdt)) this.send(m.from);
-      else this.inFlightSince.delete(m.from);
+      // A late or duplicated ack: that message's outcome is already settled.
+      const out = this.outstanding.get(m.token);
+      if (out === undefined) return;
+      this.outstanding.delete(m.token);
+      if (this.replicator.sent(out.ref, new Map(m.seen), this.crdt)) this.send(m.from);
       return;
     }
     const parsed = this.parser.gossip(m.body);
@@ -82,7 +98,7 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
     const novel = this.crdt.novel(parsed.state);
     const answer = (): void => {
       this.replicator.report(m.from, parsed.seen, this.crdt);
-      this.ctx.send(m.from, { type: 'ack', from: this.ctx.id, version: m.version, seen: encodeSeen(this.crdt.reportedSeen()) });
+      this.ctx.send(m.from, { type: 'ack', from: this.ctx.id, token: m.token, seen: encodeSeen(this.crdt.reportedSeen()) });
     };
     if (isEmptyDelta(novel)) return answer();
     this.durably(novel, m.from, answer);
@@ -127,8 +143,8 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
 
   private send(peer: NodeId): void {
     const m = this.replicator.message(peer, this.crdt);
-    this.inFlightSince.set(peer, this.ticks);
-    this.ctx.send(peer, { type: 'gossip', from: this.ctx.id, version: m.version, body: m.body });
+    this.outstanding.set(m.token, { ref: { peer, token: m.token, version: m.version }, since: this.ticks });
+    this.ctx.send(peer, { type: 'gossip', from: this.ctx.id, token: m.token, body: m.body });
   }
 
   private fold(): void {
@@ -159,6 +175,7 @@ export function crdtSimTopology(options: CrdtSimOptions = {}): CrdtSimTopology {
     tickMs: 10,
     gossipTicks: 10,
     timeoutTicks: 50,
+    hedgeTicks: 5,
     fanout: 2,
     mode: 'pn',
     replication: 'delta',

@@ -5,7 +5,7 @@
 import { Rng, type NodeId } from '@playground/core';
 import { CounterCrdt } from './counter.js';
 import { LocalWriter } from './local.js';
-import { Replicator, type ReplicationMode } from './replicator.js';
+import { Replicator, type MessageRef, type ReplicationMode } from './replicator.js';
 import type { CounterMode, StateDelta } from './types.js';
 import { WireParser, type GossipBody } from './wire.js';
 
@@ -21,7 +21,7 @@ interface InFlight {
   readonly from: NodeId;
   readonly to: NodeId;
   readonly body: GossipBody;
-  readonly version: number;
+  readonly ref: MessageRef;
 }
 
 export interface HarnessOptions {
@@ -113,7 +113,7 @@ export class Harness {
 
   private enqueue(r: Replica, to: NodeId): void {
     const m = r.replicator.message(to, r.crdt);
-    this.bag.push({ from: r.id, to, body: m.body, version: m.version });
+    this.bag.push({ from: r.id, to, body: m.body, ref: { peer: m.peer, token: m.token, version: m.version } });
   }
 
   /** Delivers message k of the bag (kept in the bag when `duplicate`), or loses it. */
@@ -124,7 +124,7 @@ export class Harness {
     if (how !== 'duplicate') this.bag.splice(index, 1);
     const sender = this.replicas.find((r) => r.id === m.from) as Replica;
     if (how === 'lose') {
-      sender.replicator.failed(m.to);
+      sender.replicator.failed(m.ref);
       return;
     }
     const receiver = this.replicas.find((r) => r.id === m.to) as Replica;
@@ -134,7 +134,7 @@ export class Harness {
     receiver.replicator.recheckAll(receiver.crdt);
     // A duplicate's copy may be delivered again later; the sender hears back only once.
     if (how === 'deliver') {
-      if (sender.replicator.sent(m.to, m.version, receiver.crdt.reportedSeen(), sender.crdt)) this.enqueue(sender, m.to);
+      if (sender.replicator.sent(m.ref, receiver.crdt.reportedSeen(), sender.crdt)) this.enqueue(sender, m.to);
       sender.replicator.recheckAll(sender.crdt);
     }
   }

@@ -7,9 +7,16 @@
  * with no acknowledgement yet (this node restarted) or one behind the remembered changes (a long
  * partition) gets the full state. `replication: 'full'` always sends the full state.
  *
- * At most one message is in flight per peer; a push that finds one in flight is remembered and
- * sent when it completes, so a burst of increments becomes one message per peer (batching), and
- * an unreachable peer costs one hanging request, not a queue.
+ * One message is current per peer; a push that finds it in flight is remembered and sent when
+ * it completes, so a burst of increments becomes one message per peer (batching), and an
+ * unreachable peer costs one hanging request, not a queue.
+ *
+ * Hedging ("The Tail at Scale", Dean and Barroso 2013): a message that has been out for
+ * `hedge.afterMs` (a normal one takes a few ms) is superseded by a fresh one, at most one
+ * superseded message per peer. A partition that heals while the first hangs until its timeout is
+ * then found within a round. Every message carries a token: the outcome of a superseded one is
+ * still news when it is a success (the peer holds that version), and ignored when it is a
+ * failure, so a late timeout never marks a peer that answers the newer message unreachable.
  */
 import { assert, type NodeId, type Rng } from '@playground/core';
 import type { CounterCrdt } from './counter.js';
@@ -26,6 +33,8 @@ export interface ReplicatorOptions {
   /** A peer with nothing new still hears from us every so many rounds (liveness, stability). */
   readonly heartbeatRounds: number;
   readonly rng: Rng;
+  /** Hedge a message out this long; `now` in the same unit (ms in the driver, ticks in a simulator). Absent: never. */
+  readonly hedge?: { readonly afterMs: number; readonly now: () => number };
 }
 
 interface PeerState {
@@ -37,7 +46,12 @@ interface PeerState {
   pending: Map<NodeId, number> | null;
   /** What the peer last said it holds (for /status), whether or not stability may use it yet. */
   known: Map<NodeId, number>;
+  /** The current message is out: `token` names it, `sentAt` is when it was claimed. */
   inFlight: boolean;
+  token: number;
+  sentAt: number;
+  /** Older messages still out, superseded by a hedge (at most 1). */
+  superseded: number;
   /** A send was asked for while one was in flight. */
   dirty: boolean;
   reachable: boolean | null;
@@ -54,16 +68,22 @@ interface PeerState {
  */
 const MAX_BACKOFF_ROUNDS = 1;
 
-export interface OutgoingMessage {
+/** Which message an outcome is about. */
+export interface MessageRef {
   readonly peer: NodeId;
-  readonly body: GossipBody;
+  readonly token: number;
   /** Our version when the message was built: acknowledged on success. */
   readonly version: number;
+}
+
+export interface OutgoingMessage extends MessageRef {
+  readonly body: GossipBody;
   readonly entries: number;
 }
 
 export class Replicator {
   private readonly peers = new Map<NodeId, PeerState>();
+  private tokens = 0;
 
   constructor(private readonly options: ReplicatorOptions) {
     assert(options.fanout >= 1, 'fanout must be at least 1');
@@ -75,6 +95,9 @@ export class Replicator {
         pending: null,
         known: new Map(),
         inFlight: false,
+        token: 0,
+        sentAt: 0,
+        superseded: 0,
         dirty: false,
         reachable: null,
         roundsSinceSend: 0,
@@ -110,6 +133,32 @@ export class Replicator {
     return chosen.filter((id) => this.claim(id));
   }
 
+  /**
+   * Peers whose current message is overdue (out for hedge.afterMs) and has no superseded one
+   * beside it: a fresh message to each is claimed now. Call once per round, before tick().
+   */
+  hedge(): NodeId[] {
+    return this.peerIds.filter((id) => this.overdue(this.peer(id)) && this.supersede(id));
+  }
+
+  /** The current message has been out for hedge.afterMs. */
+  private late(p: PeerState): boolean {
+    const h = this.options.hedge;
+    return h !== undefined && p.inFlight && h.now() - p.sentAt >= h.afterMs;
+  }
+
+  /** Late, and may be hedged: no superseded message is still out beside it. */
+  private overdue(p: PeerState): boolean {
+    return p.superseded === 0 && this.late(p);
+  }
+
+  private supersede(id: NodeId): boolean {
+    const p = this.peer(id);
+    p.superseded++;
+    p.inFlight = false;
+    return this.claim(id);
+  }
+
   /** Push after a local change: every peer not backing off, now or when its in-flight message completes. */
   push(): NodeId[] {
     return this.peerIds.filter((id) => this.peer(id).backoffRounds === 0 && this.claim(id));
@@ -122,6 +171,8 @@ export class Replicator {
       return false;
     }
     p.inFlight = true;
+    p.token = ++this.tokens;
+    p.sentAt = this.options.hedge?.now() ?? 0;
     p.dirty = false;
     p.roundsSinceSend = 0;
     return true;
@@ -142,7 +193,7 @@ export class Replicator {
       seen: encodeSeen(crdt.reportedSeen()),
       state: encodeState(state),
     };
-    return { peer: id, body, version: crdt.currentVersion, entries: state.plain.length + state.dots.length + state.compacted.length };
+    return { peer: id, token: p.token, body, version: crdt.currentVersion, entries: state.plain.length + state.dots.length + state.compacted.length };
   }
 
   /** A state body for a peer that asked (a read pulling state): no claim, nothing acknowledged. */
@@ -152,16 +203,37 @@ export class Replicator {
     return { v: WIRE_VERSION, mode: crdt.mode, full: delta === null, seen: encodeSeen(crdt.reportedSeen()), state: encodeState(delta ?? crdt.fullState()) };
   }
 
-  /** The peer merged and persisted a message built at `version`. Returns whether to send again now. */
-  sent(id: NodeId, version: number, replySeen: Map<NodeId, number>, crdt: CounterCrdt): boolean {
-    const p = this.peer(id);
-    p.inFlight = false;
+  /** Whether `m` is the peer's current message, still out. */
+  isCurrent(m: Pick<MessageRef, 'peer' | 'token'>): boolean {
+    const p = this.peer(m.peer);
+    return p.inFlight && p.token === m.token;
+  }
+
+  /** Whether `m` is the peer's current message; if not, it was superseded and is out no longer. */
+  private settle(m: Pick<MessageRef, 'peer' | 'token'>): boolean {
+    const p = this.peer(m.peer);
+    if (this.isCurrent(m)) {
+      p.inFlight = false;
+      return true;
+    }
+    assert(p.superseded > 0, () => `outcome of message ${m.token} to ${m.peer}, neither current nor superseded`);
+    p.superseded--;
+    return false;
+  }
+
+  /**
+   * The peer merged and persisted message `m` (superseded or not: the peer holds its version).
+   * Returns whether to send again now.
+   */
+  sent(m: MessageRef, replySeen: Map<NodeId, number>, crdt: CounterCrdt): boolean {
+    const current = this.settle(m);
+    const p = this.peer(m.peer);
     p.reachable = true;
     p.failures = 0;
     p.backoffRounds = 0;
-    p.acknowledged = Math.max(p.acknowledged ?? 0, version);
-    this.report(id, replySeen, crdt);
-    return this.again(id);
+    p.acknowledged = Math.max(p.acknowledged ?? 0, m.version);
+    this.report(m.peer, replySeen, crdt);
+    return current && this.again(m.peer);
   }
 
   /**
@@ -169,11 +241,13 @@ export class Replicator {
    * again now: after a timeout, yes (the timeout already paced it, and a partition that healed
    * while it hung is found at once instead of a round or two later; a peer that keeps timing
    * out trips the transport's breaker, whose fast failures then back off here); after a fast
-   * failure (refused, breaker open), no: it sits out a jittered number of rounds.
+   * failure (refused, breaker open), no: it sits out a jittered number of rounds. The failure of
+   * a superseded message says nothing the newer one will not: ignored.
    */
-  failed(id: NodeId, timedOut = false): boolean {
+  failed(m: Pick<MessageRef, 'peer' | 'token'>, timedOut = false): boolean {
+    if (!this.settle(m)) return false;
+    const id = m.peer;
     const p = this.peer(id);
-    p.inFlight = false;
     p.reachable = false;
     p.failures++;
     if (timedOut) {
@@ -185,20 +259,22 @@ export class Replicator {
   }
 
   /**
-   * A message from a peer whose last message from us failed: it is back (at least towards us).
-   * Its backoff ends, and it is sent to now if nothing is in flight (else as soon as the hanging
-   * one ends). Returns whether to send now.
+   * A message from a peer that looks cut off from us (isCut): it is back, at least towards us.
+   * Its backoff ends, and it is sent to now: a fresh message, or a hedge beside an overdue one
+   * (else as soon as the one in flight ends). Returns whether to send now.
    */
   heardFrom(id: NodeId): boolean {
     const p = this.peer(id);
+    if (this.overdue(p)) return this.supersede(id);
     if (p.reachable !== false) return false;
     p.backoffRounds = 0;
     return this.claim(id);
   }
 
-  /** Whether our last message to the peer failed (so a reply to it should carry our state). */
-  isUnreachable(id: NodeId): boolean {
-    return this.peer(id).reachable === false;
+  /** Whether our last message to the peer failed or is overdue (so a reply to it should carry our state). */
+  isCut(id: NodeId): boolean {
+    const p = this.peer(id);
+    return p.reachable === false || this.late(p);
   }
 
   /** Some other call to the peer failed on the network: gossip will find out when it is back. */
@@ -289,6 +365,7 @@ export class Replicator {
         acknowledgedVersion: p.acknowledged,
         changesBehind: p.acknowledged === null ? null : crdt.currentVersion - p.acknowledged,
         inFlight: p.inFlight,
+        superseded: p.superseded,
       };
     }
     return out;
