@@ -55,7 +55,7 @@ describe('leaderless targets', () => {
 });
 
 describe('crdt targets', () => {
-  const conv = (replication: 'delta' | 'full', medianMs: number, worstMs: number): ConvergenceFigures => ({ replication, trialsMs: [medianMs, worstMs], medianMs, worstMs, medianHealCallMs: 1 });
+  const conv = (replication: 'delta' | 'full', medianMs: number, worstMs: number): ConvergenceFigures => ({ replication, holdMs: 0, medianCutMs: 40, trialsMs: [medianMs, worstMs], medianMs, worstMs, medianHealCallMs: 1 });
   const msgs = (replication: 'delta' | 'full', entries: number): MessageFigures => ({
     replication, increments: 100, stateMessages: 20, fullStateMessages: 0, entries, allPeerMessages: 20, idemChecks: 0, rpcFailures: {}, gossipRounds: 10,
   });

@@ -65,6 +65,8 @@ export interface RpcOptions {
 /** The only way a topology talks to its peers. Never throws for network trouble. */
 export interface PeerTransport {
   call<T = unknown>(peer: NodeId, type: string, body: unknown, options?: RpcOptions): Promise<Result<T, RpcFailure>>;
+  /** Told when calls to a peer that were failing fast (its breaker open) go through again. */
+  onReachable?(listener: (peer: NodeId) => void): void;
 }
 
 export interface Logger {

@@ -139,6 +139,11 @@ export class CrdtNode implements TopologyNode {
       async (id, dots) => void (await this.absorb(id, null, { plain: [], dots: [...dots], compacted: [] })),
       (id, e) => this.context.log.warn('idempotency check failed', { peer: id, error: (e as Error).message }),
     );
+    // A peer the transport had given up on answers again (a partition healed): send to it now,
+    // not at the next round after a backoff.
+    this.context.transport.onReachable?.((peer) => {
+      if (!this.stopped && this.replicator.peerIds.includes(peer) && this.replicator.heardFrom(peer)) this.send(peer, 'hedge');
+    });
     this.timer = setInterval(() => this.gossipRound(), this.knobs.gossipMs);
   }
 

@@ -151,6 +151,39 @@ describe('bounds, breaker and retries', () => {
     expect(t.breakerState('n2')).toBe('closed');
   });
 
+  it('pings a peer whose breaker is open and closes it at the first answer, long before resetTimeout', async () => {
+    // resetTimeout of a minute: opossum's own half-open probe cannot be what closes it here.
+    const { n1, n2 } = await cluster({ breaker: { resetTimeoutMs: 60_000 } });
+    const t = n1.server.transport;
+    const back: string[] = [];
+    t.onReachable((peer) => back.push(peer));
+    n1.server.faults.set({ ...NO_FAULT, partition: ['n2'] }); // blackhole: pings hang too
+    await Promise.all(Array.from({ length: 5 }, (_, i) => t.call('n2', 'x', i, { timeoutMs: 50 })));
+    expect(t.breakerState('n2')).toBe('open');
+    const pings = async (): Promise<number> => metric(await n1.registry.metrics(), /peer_messages_dropped_total\{peer="n2",type="transport.ping",direction="out",cause="blackhole"\} (\d+)/);
+    await eventually(async () => (await pings()) >= 2, 3000, 'pings into the blackhole');
+    expect(t.breakerState('n2')).toBe('open');
+    expect(back).toEqual([]);
+    const healed = performance.now();
+    n1.server.faults.clear();
+    await eventually(() => t.breakerState('n2') === 'closed', 3000, 'a ping to close the breaker');
+    expect(performance.now() - healed).toBeLessThan(1000);
+    expect(back).toEqual(['n2']);
+    // Answered by n2's transport: its topology never saw a ping.
+    expect(n2.received).toHaveLength(0);
+    expect((await t.call('n2', 'x', 'after')).ok).toBe(true);
+  });
+
+  it('a ping without a valid signature is refused like any peer message', async () => {
+    const { n2 } = await cluster();
+    const res = await fetch(`${n2.url}/peer/transport.ping`, {
+      method: 'POST',
+      body: new Uint8Array([0xc0]),
+      headers: { 'content-type': 'application/msgpack', 'x-peer-from': 'n1', 'x-peer-to': 'n2', 'x-peer-ts': String(Date.now()) },
+    });
+    expect(res.status).toBe(401);
+  });
+
   it('retries with backoff until the peer comes up', async () => {
     const c = await cluster({}, ['n1']); // n2 not listening yet: connection refused
     const t = c.n1.server.transport;

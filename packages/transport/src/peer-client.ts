@@ -11,6 +11,14 @@
  * Only network failures (timeout, unreachable) count against the breaker and are retried, and
  * only when the caller asks (retries > 0): exponential backoff, randomized by p-retry.
  * A call to this node itself goes through loopback like any other (same auth, same code path).
+ *
+ * While a peer's breaker is open, the client pings it (PING_TYPE: signed, faults applied like
+ * any message, answered by the peer's transport without touching its topology) every
+ * PROBE_INTERVAL_MS, jittered, at most PROBE_MAX_OUTSTANDING at a time, each with a
+ * PROBE_TIMEOUT_MS timeout. The first answer closes the breaker and tells onReachable listeners.
+ * Without it the only probe is opossum's half-open call: one real message, which after a
+ * blackhole hangs its full timeout and re-opens the breaker for another resetTimeout, so a
+ * healed link could stay unused for about half a second.
  */
 import { Agent, request, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import CircuitBreaker from 'opossum';
@@ -37,6 +45,12 @@ export const DEFAULT_BREAKER: BreakerOptions = {
   resetTimeoutMs: 250,
   rollingWindowMs: 1000,
 };
+
+/** The transport's own message type: a liveness probe, answered by the receiving transport. */
+export const PING_TYPE = 'transport.ping';
+export const PROBE_INTERVAL_MS = 50;
+export const PROBE_TIMEOUT_MS = 100;
+export const PROBE_MAX_OUTSTANDING = 2;
 
 /** Backoff between attempts: 20 ms, 40 ms, 80 ms... capped at 1 s, each multiplied by U[1, 2). */
 export const RETRY_MIN_MS = 20;
@@ -78,6 +92,9 @@ interface Link {
   lastFailure: string | null;
   /** Whether the log was told that this peer is unreachable (and not yet that it is back). */
   reportedDown: boolean;
+  /** The next ping while the breaker is open, and the pings awaiting an answer. */
+  probeTimer: NodeJS.Timeout | null;
+  probesOut: number;
 }
 
 const sleep = (ms: number): Promise<void> =>
@@ -88,6 +105,7 @@ const sleep = (ms: number): Promise<void> =>
 export class PeerClient implements PeerTransport {
   readonly #o: PeerClientOptions;
   readonly #links = new Map<NodeId, Link>();
+  readonly #reachableListeners: ((peer: NodeId) => void)[] = [];
   #closed = false;
 
   constructor(options: PeerClientOptions) {
@@ -108,13 +126,14 @@ export class PeerClient implements PeerTransport {
           name: address.id,
         },
       );
-      const link: Link = { address, agent, breaker, inFlight: 0, lastFailure: null, reportedDown: false };
+      const link: Link = { address, agent, breaker, inFlight: 0, lastFailure: null, reportedDown: false, probeTimer: null, probesOut: 0 };
       const gauge = options.metrics.peerBreakerState.labels(address.id);
       gauge.set(0);
       // A half-open probe that fails re-opens the breaker every resetTimeout: log the first
       // opening and the closing only, not every probe.
       breaker.on('open', () => {
         gauge.set(BREAKER_STATE_VALUE.open);
+        this.#scheduleProbe(link);
         if (link.reportedDown) return;
         link.reportedDown = true;
         options.log?.warn(`peer ${address.id} (${address.host}:${address.port}) is unreachable; calls to it fail fast until it answers again`, {
@@ -124,6 +143,8 @@ export class PeerClient implements PeerTransport {
       breaker.on('halfOpen', () => gauge.set(BREAKER_STATE_VALUE.half_open));
       breaker.on('close', () => {
         gauge.set(BREAKER_STATE_VALUE.closed);
+        this.#stopProbing(link);
+        for (const listener of this.#reachableListeners) listener(address.id);
         if (!link.reportedDown) return;
         link.reportedDown = false;
         options.log?.info(`peer ${address.id} is reachable again`);
@@ -161,6 +182,41 @@ export class PeerClient implements PeerTransport {
     }
   }
 
+  /** `listener` is told whenever a peer's breaker closes again: calls to it go through once more. */
+  onReachable(listener: (peer: NodeId) => void): void {
+    this.#reachableListeners.push(listener);
+  }
+
+  /** The next ping to a peer whose breaker is open, after PROBE_INTERVAL_MS x U[0.5, 1.5). */
+  #scheduleProbe(link: Link): void {
+    if (this.#closed || link.probeTimer !== null) return;
+    link.probeTimer = setTimeout(() => {
+      link.probeTimer = null;
+      if (this.#closed || !link.breaker.opened && !link.breaker.halfOpen) return;
+      if (link.probesOut < PROBE_MAX_OUTSTANDING) void this.#probe(link);
+      this.#scheduleProbe(link);
+    }, PROBE_INTERVAL_MS * (0.5 + Math.random()));
+    link.probeTimer.unref();
+  }
+
+  #stopProbing(link: Link): void {
+    if (link.probeTimer !== null) clearTimeout(link.probeTimer);
+    link.probeTimer = null;
+  }
+
+  /** One ping, outside the breaker (which would refuse it): an answer closes the breaker. */
+  async #probe(link: Link): Promise<void> {
+    link.probesOut++;
+    try {
+      const r = await this.#attempt(link, PING_TYPE, PING_BODY, PROBE_TIMEOUT_MS);
+      if (r.ok && !this.#closed && (link.breaker.opened || link.breaker.halfOpen)) link.breaker.close();
+    } catch {
+      // unanswered: the next ping follows
+    } finally {
+      link.probesOut--;
+    }
+  }
+
   /** Per-peer numbers for /status. */
   stats(): Record<NodeId, PeerStats> {
     const out: Record<NodeId, PeerStats> = {};
@@ -177,6 +233,7 @@ export class PeerClient implements PeerTransport {
   close(): void {
     this.#closed = true;
     for (const l of this.#links.values()) {
+      this.#stopProbing(l);
       l.breaker.shutdown();
       l.agent.destroy();
     }
@@ -312,6 +369,8 @@ export class PeerClient implements PeerTransport {
     });
   }
 }
+
+const PING_BODY: Uint8Array = pack(null);
 
 function timeoutFailure(peer: NodeId, type: string, timeoutMs: number): RpcFailure {
   return { kind: 'timeout', message: `no reply from ${peer} to ${type} within ${timeoutMs} ms; outcome unknown` };

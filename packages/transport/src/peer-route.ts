@@ -3,7 +3,7 @@
  *
  * Order matters: injected inbound faults first (a cut link delivers nothing), then the header
  * checks, then the body is read (bounded), then its HMAC is verified, and only then is it
- * decoded and handed to the topology. Errors are JSON `{"error": {"code", "message"}}`:
+ * decoded and handed to the topology (a PING_TYPE probe is answered here instead). Errors are JSON `{"error": {"code", "message"}}`:
  * 401 `unauthenticated` (missing/forged signature, stale timestamp, unknown sender, wrong
  * destination), 400 `bad_request` (bad type, undecodable msgpack, handler's BadRequestError),
  * 413 `too_large`, 500 `internal`. A successful reply is msgpack of the handler's return value.
@@ -18,6 +18,9 @@ import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS, isFr
 import type { FaultInjector } from './faults.js';
 import { errorResponse } from './http-errors.js';
 import type { TransportMetrics } from './metrics.js';
+import { PING_TYPE } from './peer-client.js';
+
+const PONG: Uint8Array = pack('pong');
 
 /** A blackholed inbound request is held at most this long, then its socket is destroyed. */
 export const INBOUND_BLACKHOLE_MAX_MS = 30_000;
@@ -79,6 +82,8 @@ export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response
       return errorResponse(c, 400, 'bad_request', `body: not valid msgpack: ${(e as Error).message}`);
     }
     o.metrics.peerReceived.labels(from, type).inc();
+    // The sender's breaker probe (peer-client.ts): answered here, the topology never sees it.
+    if (type === PING_TYPE) return c.body(PONG as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/msgpack' });
 
     let result: unknown;
     try {
