@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -115,8 +115,18 @@ export class Store {
     this.file = undefined;
   }
 
+  /**
+   * One write and one fdatasync for everything appended in this turn of the event loop: the
+   * flush waits for the check phase (setImmediate), after every request read in this poll has
+   * been handled and has appended. Both calls are synchronous: a thread-pool hand-off for each
+   * costs two wake-ups of this process, dearer on a 2-vCPU machine than the calls themselves
+   * (measured: 1-connection W=1 increments 1.46 -> 0.73-0.99 ms, W=1 at 32 connections about
+   * 2,700 -> 3,400-3,700 ok/s; the Raft log does the same). While it blocks, what arrives waits
+   * in the kernel and joins the next flush.
+   */
   private async flushLoop(): Promise<void> {
     try {
+      await afterThisPoll();
       while (this.pending.length > 0) {
         const batch = this.pending;
         this.pending = [];
@@ -124,8 +134,8 @@ export class Store {
           const file = this.file;
           assert(file !== undefined, 'store is not open');
           const bytes = Buffer.concat(batch.map((p) => p.bytes));
-          await file.write(bytes, 0, bytes.length, null);
-          await file.datasync();
+          writeAllSync(file.fd, bytes);
+          fdatasyncSync(file.fd);
           this.size += bytes.length;
           this.fsyncs++;
           this.records += batch.filter((p) => p.bytes.length > 0).length;
@@ -167,4 +177,15 @@ export class Store {
     this.file = await open(this.path, 'a+');
     this.size = (await stat(this.path)).size;
   }
+}
+
+/** Resolves in this event-loop turn's check phase, after the poll phase's I/O callbacks. */
+function afterThisPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Appends all of `bytes` at the end of the file (opened for appending). */
+function writeAllSync(fd: number, bytes: Buffer): void {
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, null);
 }
