@@ -7,13 +7,19 @@
  * in the middle of a write) ends the log: it is cut there; no record after it was acknowledged,
  * because a record is acknowledged only after its fsync and records are written in order.
  *
- * Group commit: appends that arrive while a write+fdatasync is running go out together in the
- * next one, so N concurrent increments cost about one fsync, not N.
+ * Group commit: the appends of one event-loop turn go out in one write and one fdatasync, made
+ * in the turn's check phase (setImmediate), after every request read in that poll has been
+ * handled; N concurrent increments cost about one fsync, not N. Both calls are synchronous: a
+ * thread-pool hand-off for each costs two wake-ups of the process, dearer on a 2-vCPU machine
+ * than the calls (measured, 64 connections through n1: 3 nodes keyed 2,632 -> 4,175/s, plain
+ * 7,260 -> 11,537/s; 1 node 8,705 -> 9,738 and 14,571 -> 17,183). What arrives while one blocks
+ * waits in the kernel and joins the next.
  *
  * Snapshot: written to a temporary file, fsynced, renamed over the old one (the directory is
  * fsynced too), then the log is truncated. A crash before the rename leaves the old snapshot and
  * the full log; after it, the new snapshot and a log whose records it already holds.
  */
+import { fdatasyncSync, writeSync } from 'node:fs';
 import { open, mkdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, crc32 } from '@playground/core';
@@ -125,14 +131,16 @@ export class CrdtStore {
   }
 
   private async flush(): Promise<void> {
+    await afterThisPoll();
     this.flushScheduled = false;
     const batch = this.pending.splice(0);
     if (batch.length === 0) return;
     try {
       if (this.failure !== null) throw this.failure;
       const bytes = Buffer.concat(batch.map((p) => p.frame));
-      await (this.wal as FileHandle).write(bytes, 0, bytes.length, null);
-      await (this.wal as FileHandle).datasync();
+      const fd = (this.wal as FileHandle).fd;
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, null);
+      fdatasyncSync(fd);
       this.fsyncs++;
       this.walBytes += bytes.length;
       for (const p of batch) p.resolve();
@@ -195,4 +203,9 @@ export class CrdtStore {
     await this.wal?.close();
     this.wal = null;
   }
+}
+
+/** Resolves in this event-loop turn's check phase, after the poll phase's I/O callbacks. */
+function afterThisPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
