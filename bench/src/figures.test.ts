@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '@playground/node';
 import { parseBenchArgs } from './args.js';
 import type { ClosedLoopResult } from './closed-loop.js';
-import { crdtTargets, type ConvergenceFigures, type MessageFigures } from './crdt-figures.js';
+import { crdtTargets, type ConvergenceFigures, type MessageFigures, type ThroughputPair } from './crdt-figures.js';
 import { leaderlessTargets, type QuorumFigures } from './leaderless-figures.js';
 
 const loop = (okPerSec: number, p50: number): ClosedLoopResult => ({
@@ -55,19 +55,22 @@ describe('leaderless targets', () => {
 });
 
 describe('crdt targets', () => {
+  const pair = (write: 'keyed' | 'plain', single: ReturnType<typeof loop>, three: ReturnType<typeof loop>): ThroughputPair => ({
+    write, single, three, singleRounds: [single.okPerSec], threeRounds: [three.okPerSec], threeIdemChecks: 0, threePeerMessages: 0, threeAcknowledged: 1, threeRpcFailures: {},
+  });
   const conv = (replication: 'delta' | 'full', medianMs: number, worstMs: number): ConvergenceFigures => ({ replication, holdMs: 0, medianCutMs: 40, trialsMs: [medianMs, worstMs], medianMs, worstMs, medianHealCallMs: 1 });
   const msgs = (replication: 'delta' | 'full', entries: number): MessageFigures => ({
     replication, increments: 100, stateMessages: 20, fullStateMessages: 0, entries, allPeerMessages: 20, idemChecks: 0, rpcFailures: {}, gossipRounds: 10,
   });
   it('checks throughput against 2/3 of one node, convergence against 3 gossip intervals, entries delta < full', () => {
     const t = crdtTargets(
-      [{ write: 'plain', single: loop(3000, 10), three: loop(2100, 12), threeIdemChecks: 0, threePeerMessages: 0, threeRpcFailures: {} }],
+      [pair('plain', loop(3000, 10), loop(2100, 12))],
       [conv('delta', 150, 299), conv('full', 310, 500)],
       [msgs('delta', 300), msgs('full', 900)],
       100,
     );
     expect(t.map((x) => x.met)).toEqual([true, true, true, false, false, true]);
-    const slow = crdtTargets([{ write: 'keyed', single: loop(3000, 10), three: loop(1900, 40), threeIdemChecks: 0, threePeerMessages: 0, threeRpcFailures: {} }], [], [msgs('delta', 900), msgs('full', 900)], 100);
+    const slow = crdtTargets([pair('keyed', loop(3000, 10), loop(1900, 40))], [], [msgs('delta', 900), msgs('full', 900)], 100);
     expect(slow.map((x) => x.met)).toEqual([false, false]);
   });
 });
