@@ -25,7 +25,17 @@ function setup(hedgeAfterMs: number | null) {
   });
   const incr = (): void => void crdt.merge(writer.preparePlain('k', 1));
   const send = (peer: string): OutgoingMessage => replicator.message(peer, crdt);
-  return { clock, crdt, replicator, incr, send };
+  /** A push to both peers; 60 ms later (and `moreFirst`: one more increment) the hedges, n2's sent. */
+  const hedgeN2 = (moreFirst = false): { first: OutgoingMessage; hedge: OutgoingMessage; hedged: string[] } => {
+    incr();
+    replicator.push();
+    const first = send('n2');
+    clock.now = 60;
+    if (moreFirst) incr();
+    const hedged = replicator.hedge();
+    return { first, hedge: send('n2'), hedged };
+  };
+  return { clock, crdt, replicator, incr, send, hedgeN2 };
 }
 
 describe('Replicator hedging', () => {
@@ -58,13 +68,8 @@ describe('Replicator hedging', () => {
   });
 
   it("ignores a superseded message's timeout: a peer that answered the hedge stays reachable and holds the version", () => {
-    const { clock, crdt, replicator, incr, send } = setup(50);
-    incr();
-    replicator.push();
-    const first = send('n2');
-    clock.now = 60;
-    replicator.hedge();
-    const hedge = send('n2');
+    const { crdt, replicator, hedgeN2 } = setup(50);
+    const { first, hedge } = hedgeN2();
     expect(replicator.sent(hedge, crdt.reportedSeen(), crdt)).toBe(false);
     // The first one hung until the transport's timeout. Without tokens this would mark n2
     // unreachable, and a w=majority write would answer 503 with n2 answering.
@@ -75,14 +80,9 @@ describe('Replicator hedging', () => {
   });
 
   it("counts a superseded message's success: the peer holds its version, while the hedge is still out", () => {
-    const { clock, crdt, replicator, incr, send } = setup(50);
-    incr();
-    replicator.push();
-    const first = send('n2');
-    clock.now = 60;
-    incr();
-    expect(replicator.hedge()).toEqual(['n2', 'n3']);
-    const hedge = send('n2');
+    const { crdt, replicator, incr, send, hedgeN2 } = setup(50);
+    const { first, hedge, hedged } = hedgeN2(true);
+    expect(hedged).toEqual(['n2', 'n3']);
     const toN3 = send('n3');
     expect(replicator.sent(toN3, crdt.reportedSeen(), crdt)).toBe(false);
     expect(hedge.version).toBeGreaterThan(first.version);
@@ -98,13 +98,8 @@ describe('Replicator hedging', () => {
   });
 
   it('a failure of the current message still counts after a superseded one succeeded', () => {
-    const { clock, crdt, replicator, incr, send } = setup(50);
-    incr();
-    replicator.push();
-    const first = send('n2');
-    clock.now = 60;
-    replicator.hedge();
-    const hedge = send('n2');
+    const { crdt, replicator, hedgeN2 } = setup(50);
+    const { first, hedge } = hedgeN2();
     replicator.sent(first, crdt.reportedSeen(), crdt);
     expect(replicator.failed(hedge)).toBe(false);
     expect(replicator.reachablePeers()).not.toContain('n2');
