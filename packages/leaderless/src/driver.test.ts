@@ -53,6 +53,18 @@ describe('leaderless driver, merge mode', () => {
     expect(body(await count(cluster, 'n1', { r: 3 })).value).toBe(expected);
   });
 
+  it('a replica the transport reports reachable again counts as up at once, without waiting for a probe', async () => {
+    cluster = await FakeCluster.start(3, { ...FAST, 'probe-ms': 60_000 });
+    cluster.partition(['n3'], 'reject');
+    for (let i = 0; i < 2; i++) expect(body(await incr(cluster, 'n1', { w: 2 }, `d-${i}`))).toMatchObject({ ok: true });
+    expect(cluster.node('n1').health.isUp('n3')).toBe(false);
+    cluster.heal();
+    // Down peers are not sent to, and the next probe is a minute away: still refused.
+    expect((await incr(cluster, 'n1', { w: 3 }, 'before')).status).toBe(503);
+    cluster.reportReachable('n1', 'n3');
+    expect(body(await incr(cluster, 'n1', { w: 3 }, 'after'))).toMatchObject({ ok: true, acks: 3 });
+  });
+
   it('a partitioned replica: W=2 still succeeds, W=3 answers 503 at once once it is known down, never hangs', async () => {
     cluster = await FakeCluster.start(3, FAST);
     cluster.partition(['n3'], 'reject');

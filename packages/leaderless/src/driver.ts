@@ -88,6 +88,11 @@ export class LeaderlessNode implements TopologyNode {
       else this.replica.dropHint(r.owner, r.key, r.digest);
     }
     this.context.log.info('leaderless: recovered', { records: records.length, truncatedBytes, keys: this.replica.keyCount, hints: this.replica.hintCount });
+    // The transport pings a peer whose breaker is open and says when it answers again (a
+    // partition healed): it counts as up at once, not at the next probe.
+    this.context.transport.onReachable?.((peer) => {
+      if (peer !== this.self && this.members.has(peer)) this.health.recordSuccess(peer);
+    });
     this.background.start();
   }
 

@@ -20,6 +20,8 @@ export class FakeCluster {
   readonly registries = new Map<NodeId, Registry>();
   /** `${from}>${to}` -> how that link fails. */
   readonly cuts = new Map<string, 'blackhole' | 'reject'>();
+  /** Per node, the listeners it gave its transport's onReachable. */
+  private readonly reachable = new Map<NodeId, ((peer: NodeId) => void)[]>();
   /** `${from}>${to}` -> extra latency in ms. */
   readonly delays = new Map<string, number>();
   messages = 0;
@@ -90,8 +92,15 @@ export class FakeCluster {
     await rm(this.dataRoot, { recursive: true, force: true });
   }
 
+  /** What a real transport does when `from`'s breaker to `peer` closes again: tells its listeners. */
+  reportReachable(from: NodeId, peer: NodeId): void {
+    for (const listener of this.reachable.get(from) ?? []) listener(peer);
+  }
+
   private transportFor(from: NodeId): PeerTransport {
+    this.reachable.set(from, []);
     return {
+      onReachable: (listener) => void this.reachable.get(from)?.push(listener),
       call: async <T>(peer: NodeId, type: string, body: unknown, options?: { timeoutMs?: number }): Promise<Result<T, RpcFailure>> => {
         const timeoutMs = options?.timeoutMs ?? 1000;
         const link = `${from}>${peer}`;
