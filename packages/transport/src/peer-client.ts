@@ -192,7 +192,7 @@ export class PeerClient implements PeerTransport {
     if (this.#closed || link.probeTimer !== null) return;
     link.probeTimer = setTimeout(() => {
       link.probeTimer = null;
-      if (this.#closed || !link.breaker.opened && !link.breaker.halfOpen) return;
+      if (this.#closed || !isOpen(link)) return;
       if (link.probesOut < PROBE_MAX_OUTSTANDING) void this.#probe(link);
       this.#scheduleProbe(link);
     }, PROBE_INTERVAL_MS * (0.5 + Math.random()));
@@ -209,7 +209,7 @@ export class PeerClient implements PeerTransport {
     link.probesOut++;
     try {
       const r = await this.#attempt(link, PING_TYPE, PING_BODY, PROBE_TIMEOUT_MS);
-      if (r.ok && !this.#closed && (link.breaker.opened || link.breaker.halfOpen)) link.breaker.close();
+      if (r.ok && !this.#closed && isOpen(link)) link.breaker.close();
     } catch {
       // unanswered: the next ping follows
     } finally {
@@ -371,6 +371,11 @@ export class PeerClient implements PeerTransport {
 }
 
 const PING_BODY: Uint8Array = pack(null);
+
+/** Open or half-open: calls to the peer are refused (all, or all but opossum's one probe). */
+function isOpen(link: Link): boolean {
+  return link.breaker.opened || link.breaker.halfOpen;
+}
 
 function timeoutFailure(peer: NodeId, type: string, timeoutMs: number): RpcFailure {
   return { kind: 'timeout', message: `no reply from ${peer} to ${type} within ${timeoutMs} ms; outcome unknown` };
