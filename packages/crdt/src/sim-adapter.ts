@@ -18,8 +18,8 @@ import { isEmptyDelta, type CounterMode, type StateDelta } from './core/types.js
 import { encodeSeen, WireParser, type GossipBody } from './core/wire.js';
 
 export type CrdtSimMessage =
-  | { readonly type: 'gossip'; readonly from: NodeId; readonly token: number; readonly body: GossipBody }
-  | { readonly type: 'ack'; readonly from: NodeId; readonly token: number; readonly seen: [NodeId, number][] };
+  | { readonly type: 'gossip'; readonly from: NodeId; readonly incarnation: number; readonly token: number; readonly body: GossipBody }
+  | { readonly type: 'ack'; readonly from: NodeId; readonly incarnation: number; readonly token: number; readonly seen: [NodeId, number][] };
 
 /** The simulated disk: the deltas made durable, in order (recovery merges them all). */
 export type CrdtDisk = StateDelta[];
@@ -46,6 +46,8 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
   private ticks = 0;
   /** Messages awaiting their outcome, by token: which, and the tick they were sent at. */
   private readonly outstanding = new Map<number, { readonly ref: MessageRef; readonly since: number }>();
+  /** Tokens restart with each incarnation: an ack from before a crash must not match a new message. */
+  private readonly incarnation: number;
   private readonly waitingOnIdem = new Map<string, (() => void)[]>();
   private folding = false;
 
@@ -57,6 +59,7 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
     for (const record of ctx.disk.image) this.crdt.merge(record);
     this.writer = new LocalWriter(this.crdt);
     this.parser = new WireParser(ctx.peers, o.mode);
+    this.incarnation = ctx.rng.int(1, 2 ** 30);
     this.replicator = new Replicator({
       self: ctx.id,
       members: ctx.peers,
@@ -85,9 +88,9 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
 
   receive(m: CrdtSimMessage): void {
     if (m.type === 'ack') {
-      // A late or duplicated ack: that message's outcome is already settled.
-      const out = this.outstanding.get(m.token);
-      if (out === undefined) return;
+      // A late or duplicated ack, or one for an earlier incarnation: nothing outstanding to settle.
+      const out = m.incarnation === this.incarnation ? this.outstanding.get(m.token) : undefined;
+      if (out === undefined || out.ref.peer !== m.from) return;
       this.outstanding.delete(m.token);
       if (this.replicator.sent(out.ref, new Map(m.seen), this.crdt)) this.send(m.from);
       return;
@@ -98,7 +101,7 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
     const novel = this.crdt.novel(parsed.state);
     const answer = (): void => {
       this.replicator.report(m.from, parsed.seen, this.crdt);
-      this.ctx.send(m.from, { type: 'ack', from: this.ctx.id, token: m.token, seen: encodeSeen(this.crdt.reportedSeen()) });
+      this.ctx.send(m.from, { type: 'ack', from: this.ctx.id, incarnation: m.incarnation, token: m.token, seen: encodeSeen(this.crdt.reportedSeen()) });
     };
     if (isEmptyDelta(novel)) return answer();
     this.durably(novel, m.from, answer);
@@ -144,7 +147,7 @@ export class CrdtSimNode implements SimNode<CrdtSimMessage> {
   private send(peer: NodeId): void {
     const m = this.replicator.message(peer, this.crdt);
     this.outstanding.set(m.token, { ref: { peer, token: m.token, version: m.version }, since: this.ticks });
-    this.ctx.send(peer, { type: 'gossip', from: this.ctx.id, token: m.token, body: m.body });
+    this.ctx.send(peer, { type: 'gossip', from: this.ctx.id, incarnation: this.incarnation, token: m.token, body: m.body });
   }
 
   private fold(): void {
