@@ -20,6 +20,7 @@ import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { TestCluster } from '@playground/node/testing';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { inTurns, medianBy } from './turns.js';
 import { httpCall, pollUntil, sleep } from './http.js';
 import { parsePrometheus, sumOf, type Sample } from './metrics.js';
 import { provenance, type Provenance } from './provenance.js';
@@ -53,13 +54,10 @@ export interface ThroughputPair {
   threeRpcFailures: Record<string, number>;
 }
 
-/** Throughput rounds per cluster, taking turns. */
+/** Throughput rounds per cluster, taken in turns (turns.ts). */
 export const THROUGHPUT_ROUNDS = 3;
 
-function medianRun(runs: readonly ClosedLoopResult[]): ClosedLoopResult {
-  const sorted = [...runs].sort((a, b) => a.okPerSec - b.okPerSec);
-  return sorted[(sorted.length - 1) >> 1] as ClosedLoopResult;
-}
+const medianRun = (runs: readonly ClosedLoopResult[]): ClosedLoopResult => medianBy(runs, (r) => r.okPerSec);
 
 export interface ConvergenceFigures {
   replication: 'delta' | 'full';
@@ -277,36 +275,35 @@ export async function runCrdtFigures(options: CrdtFiguresOptions): Promise<CrdtF
     const throughput: ThroughputPair[] = [];
     for (const write of ['keyed', 'plain'] as const) {
       const keyed = write === 'keyed';
-      const runs: Record<'single' | 'three', ClosedLoopResult[]> = { single: [], three: [] };
       let idemChecks = 0;
       let peerMessages = 0;
       const rpcFailures: Record<string, number> = {};
       for (const cluster of [single, three]) await incrThroughput(cluster, keyed, options, 1); // warm-up
-      // Rounds, the two clusters taking turns (A B, B A, A B): this VM's speed drifts from one
-      // minute to the next, and the median round of each is what the table shows.
-      for (let round = 0; round < THROUGHPUT_ROUNDS && options.signal?.aborted !== true; round++) {
-        const order = round % 2 === 0 ? (['single', 'three'] as const) : (['three', 'single'] as const);
-        for (const name of order) {
-          const cluster = name === 'single' ? single : three;
-          const before = name === 'three' ? await scrape(cluster) : [];
+      const [singleRuns, threeRuns] = (await inTurns(
+        [single, three],
+        THROUGHPUT_ROUNDS,
+        async (cluster, round) => {
+          const isThree = cluster === three;
+          const before = isThree ? await scrape(cluster) : [];
           const r = await incrThroughput(cluster, keyed, options, options.durationS);
-          if (name === 'three') {
+          if (isThree) {
             const after = await scrape(cluster);
             idemChecks += sumOf(after, 'crdt_idem_checks_total') - sumOf(before, 'crdt_idem_checks_total');
             peerMessages += sumOf(after, 'peer_messages_sent_total') - sumOf(before, 'peer_messages_sent_total');
             for (const [k, v] of Object.entries(failuresByKind(before, after))) rpcFailures[k] = (rpcFailures[k] ?? 0) + v;
           }
           log(`  ${write}, round ${round + 1}, ${cluster.nodes.length} node(s): ${r.okPerSec} ok/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
-          runs[name].push(r);
-        }
-      }
-      const threeTotal = runs.three.reduce((n, r) => n + r.okPerSec * r.durationS, 0);
+          return r;
+        },
+        options.signal,
+      )) as [ClosedLoopResult[], ClosedLoopResult[]];
+      const threeTotal = threeRuns.reduce((n, r) => n + r.okPerSec * r.durationS, 0);
       throughput.push({
         write,
-        single: medianRun(runs.single),
-        three: medianRun(runs.three),
-        singleRounds: runs.single.map((r) => r.okPerSec),
-        threeRounds: runs.three.map((r) => r.okPerSec),
+        single: medianRun(singleRuns),
+        three: medianRun(threeRuns),
+        singleRounds: singleRuns.map((r) => r.okPerSec),
+        threeRounds: threeRuns.map((r) => r.okPerSec),
         threeIdemChecks: idemChecks,
         threePeerMessages: peerMessages,
         threeAcknowledged: threeTotal,

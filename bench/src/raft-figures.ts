@@ -13,6 +13,7 @@
  */
 import { TestCluster } from '@playground/node/testing';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { inTurns, medianBy } from './turns.js';
 import { EtcdCluster, b64, etcdVersion } from './etcd.js';
 import { httpCall, pollUntil, sleep } from './http.js';
 import { histogramBuckets, parsePrometheus, processCpuMs, sumOf } from './metrics.js';
@@ -226,35 +227,21 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-/**
- * Each throughput figure is measured in rounds, the systems taking turns (A B, B A, A B), and the
- * median round is reported: this VM's speed drifts from one minute to the next (etcd alone has
- * measured 5,400 and 8,200 puts/s an hour apart), so a ratio is only fair when both systems
- * were measured in the same minutes.
- */
+/** Throughput rounds per system, taken in turns (turns.ts). */
 const ROUNDS = 3;
 
 type Measured = Awaited<ReturnType<typeof throughput>>;
 
-async function inTurns(targets: readonly FiguresTarget[], connections: number, roundS: number, options: FiguresOptions): Promise<Measured[][]> {
-  const rounds: Measured[][] = targets.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    const order = targets.map((_, i) => (r % 2 === 0 ? i : targets.length - 1 - i));
-    for (const i of order) {
-      const t = targets[i] as FiguresTarget;
-      const m = await throughput(t, connections, roundS, options.signal);
-      options.log(`  ${t.name}, round ${r + 1}/${ROUNDS}: ${m.result.okPerSec} ok/s, p50 ${m.result.latency.p50} ms, p99 ${m.result.latency.p99} ms, non-2xx ${m.result.non2xx}, errors ${m.result.errors}`);
-      (rounds[i] as Measured[]).push(m);
-    }
-  }
-  return rounds;
+function measureInTurns(targets: readonly FiguresTarget[], connections: number, roundS: number, options: FiguresOptions): Promise<Measured[][]> {
+  return inTurns(targets, ROUNDS, async (t, r) => {
+    const m = await throughput(t, connections, roundS, options.signal);
+    options.log(`  ${t.name}, round ${r + 1}/${ROUNDS}: ${m.result.okPerSec} ok/s, p50 ${m.result.latency.p50} ms, p99 ${m.result.latency.p99} ms, non-2xx ${m.result.non2xx}, errors ${m.result.errors}`);
+    return m;
+  });
 }
 
 /** The round with the median throughput (its latencies and CPU come with it). */
-function medianRound(rounds: readonly Measured[]): Measured {
-  const sorted = [...rounds].sort((a, b) => a.result.okPerSec - b.result.okPerSec);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as Measured;
-}
+const medianRound = (rounds: readonly Measured[]): Measured => medianBy(rounds, (m) => m.result.okPerSec);
 
 async function unavailability(t: FiguresTarget, options: FiguresOptions): Promise<number[]> {
   const unavailabilityMs: number[] = [];
@@ -293,11 +280,11 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
     const c64RoundS = Math.max(2, Math.round(options.durationS / ROUNDS));
     const c1RoundS = Math.max(2, Math.round(options.durationS / 2 / ROUNDS));
     log(`64 connections: ${ROUNDS} rounds of ${c64RoundS} s per system, in turns`);
-    const c64 = await inTurns(up, 64, c64RoundS, options);
+    const c64 = await measureInTurns(up, 64, c64RoundS, options);
     // Group-commit and fsync figures from the members' metrics, before the 1-connection rounds dilute them.
     const notes = await Promise.all(up.map((t) => t.notes()));
     log(`1 connection: ${ROUNDS} rounds of ${c1RoundS} s per system, in turns`);
-    const c1 = await inTurns(up, 1, c1RoundS, options);
+    const c1 = await measureInTurns(up, 1, c1RoundS, options);
     for (const [i, t] of up.entries()) {
       measured.push({ name: t.name, version: t.version, c64: c64[i] as Measured[], c1: c1[i] as Measured[], notes: notes[i] as string[] });
     }
