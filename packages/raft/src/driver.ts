@@ -369,11 +369,11 @@ export class RaftNode implements TopologyNode {
   /**
    * A follower's request to the leader (a forwarded increment, a ReadIndex). An open breaker
    * means it was not sent, and right after a partition heals the breaker is often open for no
-   * reason left: requests that hung in the cut time out after the heal and reopen it, and a
-   * follower sends the leader no requests of its own that would close it (its answers ride on
-   * the leader's requests). So an open breaker is waited out, with jittered backoff, for at most
-   * CIRCUIT_WAIT_MS (about two breaker resets) within the deadline; a leader that is really gone
-   * still gets a 503 that soon, and by then an election is under way.
+   * reason left: requests that hung in the cut time out after the heal and reopen it. The
+   * transport's pings close it again within about a probe interval (peer-client.ts), so an open
+   * breaker is waited out, with jittered backoff, for at most CIRCUIT_WAIT_MS within the
+   * deadline rather than answered with a 503 at once; a leader that is really gone still gets a
+   * 503 that soon, and by then an election is under way.
    */
   private async callLeader(leader: NodeId, type: string, body: unknown, deadlineMs: number): Promise<Result<ForwardReply, RpcFailure>> {
     const waitUntil = Math.min(deadlineMs, Date.now() + CIRCUIT_WAIT_MS);
