@@ -390,9 +390,10 @@ export class CrdtNode implements TopologyNode {
   /** Sends the peer the message claimed for it (push, gossip round, or hedge beside an overdue one). */
   private send(id: NodeId, cause: 'push' | 'gossip' | 'hedge'): void {
     const m = this.replicator.message(id, this.crdt);
+    const content = m.body.full ? 'full' : 'delta';
     this.messagesSent++;
-    this.metrics.messages.inc({ cause, content: m.body.full ? 'full' : 'delta' });
-    this.metrics.entries.inc({ content: m.body.full ? 'full' : 'delta' }, m.entries);
+    this.metrics.messages.inc({ cause, content });
+    this.metrics.entries.inc({ content }, m.entries);
     this.deliver(m, cause).catch((e: unknown) => {
       // A bug, not the network (the transport never throws for that): say so, keep serving.
       this.context.log.error('crdt send failed', { peer: id, error: (e as Error).stack ?? String(e) });
