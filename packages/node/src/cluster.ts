@@ -52,7 +52,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const dataRoot = String(values.get('data-dir') ?? join('.data', topology));
   const secret = typeof values.get('secret') === 'string' ? String(values.get('secret')) : randomBytes(18).toString('base64url');
   // Validate here: one error line, nothing started.
-  const problem = module.checkKnobs?.(parseKnobs(module.knobs, values), count);
+  // Every topology's knobs are parsed (bounds, types), whether or not it has checks across them.
+  const knobValues = parseKnobs(module.knobs, values);
+  const problem = module.checkKnobs?.(knobValues, count);
   if (problem) throw new UsageError(problem);
   const knobArgs: string[] = [];
   for (const knob of module.knobs) {

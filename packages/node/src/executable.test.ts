@@ -74,6 +74,18 @@ describe('npm run node', () => {
 });
 
 describe('npm run cluster', () => {
+  it('exits 2 with one clear line on a bad topology knob, and starts nothing', () => {
+    // crdt has no cross-knob checks: its knobs must be validated all the same.
+    const result = spawnSync(process.execPath, ['--import', TSX, CLUSTER_MAIN, '--topology', 'crdt', '--hedge-ms', 'abc', '--data-dir', join(dir, 'badknob')], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { PATH: process.env.PATH },
+    });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual(['error: --hedge-ms abc: expected an integer in 0..60000']);
+  });
+
   it('reports a node killed with kill -9, keeps the others, and stops them all on SIGTERM', async () => {
     // Three consecutive free ports are not guaranteed; find a base whose three ports are free.
     let base = 0;
