@@ -54,7 +54,7 @@ describe('crdt topology, 3 real processes', () => {
       metrics: createTransportMetrics(new Registry()),
       rpcTimeoutMs: 2000,
       maxInFlightPerPeer: 4,
-      maxReplyBytes: 1 << 20,
+      maxBodyBytes: 1 << 20,
     });
     const gossip = (state: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       asN2.call('n1', 'crdt.gossip', { v: 1, mode: 'pn', full: false, seen: [], state: { plain: [], dots: [], compacted: [], ...state }, ...extra });

@@ -37,6 +37,16 @@ export class PeerSigner {
     return timingSafeEqual(Buffer.from(signature, 'hex'), expected);
   }
 
+  /** The raw MAC, for the peer stream's frames (`nonce` = `<stream id>.<seq>`, see frames.ts). */
+  mac(from: NodeId, to: NodeId, type: string, nonce: string, body: Uint8Array): Buffer {
+    return this.#digest(from, to, type, nonce, body);
+  }
+
+  /** Constant-time check of a raw MAC. */
+  verifyMac(from: NodeId, to: NodeId, type: string, nonce: string, body: Uint8Array, mac: Uint8Array): boolean {
+    return mac.length === SIG_HEX_LENGTH / 2 && timingSafeEqual(mac, this.#digest(from, to, type, nonce, body));
+  }
+
   #digest(from: NodeId, to: NodeId, type: string, ts: string, body: Uint8Array): Buffer {
     return createHmac('sha256', this.#key).update(`${from}\n${to}\n${type}\n${ts}\n`).update(body).digest();
   }

@@ -1,9 +1,11 @@
 /**
- * POST /peer/:type — the inbound half of the peer protocol.
+ * POST /peer/:type — the one-message form of the inbound peer protocol (nodes themselves send on
+ * streams, stream-server.ts; both end in deliver() below).
  *
  * Order matters: injected inbound faults first (a cut link delivers nothing), then the header
  * checks, then the body is read (bounded), then its HMAC is verified, and only then is it
- * decoded and handed to the topology (a PING_TYPE probe is answered here instead). Errors are JSON `{"error": {"code", "message"}}`:
+ * decoded and handed to the topology (a PING_TYPE probe is answered here instead). Errors are
+ * JSON `{"error": {"code", "message"}}`:
  * 401 `unauthenticated` (missing/forged signature, stale timestamp, unknown sender, wrong
  * destination), 400 `bad_request` (bad type, undecodable msgpack, handler's BadRequestError),
  * 413 `too_large`, 500 `internal`. A successful reply is msgpack of the handler's return value.
@@ -11,7 +13,7 @@
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { readBody } from './body.js';
-import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { pack, unpack } from 'msgpackr';
 import { BadRequestError, type Logger, type NodeId } from '@playground/core';
 import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS, isFreshTimestamp, type PeerSigner } from './auth.js';
@@ -25,7 +27,7 @@ const PONG: Uint8Array = pack('pong');
 /** A blackholed inbound request is held at most this long, then its socket is destroyed. */
 export const INBOUND_BLACKHOLE_MAX_MS = 30_000;
 
-const TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+export const TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export interface PeerRouteOptions {
   readonly self: NodeId;
@@ -49,7 +51,7 @@ export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response
     const fault = o.peerIds.has(from) ? o.faults.inbound(from) : null;
     if (fault !== null && incoming !== undefined) {
       o.metrics.peerDropped.labels(from, TYPE_PATTERN.test(type) ? type : 'invalid', 'in', fault).inc();
-      if (fault === 'blackhole') await hold(incoming, o.held);
+      if (fault === 'blackhole') await hold(incoming.socket, o.held);
       incoming.socket.destroy(); // reject: at once, like a dead process
       return c.body(null, 503);
     }
@@ -75,40 +77,59 @@ export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response
       }
     }
 
-    let body: unknown;
-    try {
-      body = unpack(bytes);
-    } catch (e) {
-      return errorResponse(c, 400, 'bad_request', `body: not valid msgpack: ${(e as Error).message}`);
-    }
-    o.metrics.peerReceived.labels(from, type).inc();
-    // The sender's breaker probe (peer-client.ts): answered here, the topology never sees it.
-    if (type === PING_TYPE) return c.body(PONG as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/msgpack' });
-
-    let result: unknown;
-    try {
-      result = await o.onPeerMessage(from, type, body);
-    } catch (e) {
-      if (e instanceof BadRequestError) return errorResponse(c, 400, 'bad_request', e.message);
-      o.log.error('peer handler failed', { from, type, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-      return errorResponse(c, 500, 'internal', `handler for ${type} failed`);
-    }
-    return c.body(pack(result) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/msgpack' });
+    const d = await deliver(o, from, type, bytes);
+    if (d.ok) return c.body(d.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/msgpack' });
+    return errorResponse(c, d.status, d.code, d.message);
   };
 }
 
-/** Holds a blackholed request until its sender gives up, the bound passes or the server closes. */
-function hold(incoming: IncomingMessage, held: Set<() => void>): Promise<void> {
+export type Delivery =
+  | { readonly ok: true; readonly body: Uint8Array }
+  | { readonly ok: false; readonly status: 400 | 500; readonly code: 'bad_request' | 'internal'; readonly message: string };
+
+/**
+ * An authenticated message, from either route (this one or a stream frame): decoded, answered
+ * here if it is the transport's PING_TYPE probe, otherwise handed to the topology. The reply
+ * body is msgpack of the handler's return value.
+ */
+export async function deliver(
+  o: Pick<PeerRouteOptions, 'metrics' | 'log' | 'onPeerMessage'>,
+  from: NodeId,
+  type: string,
+  bytes: Uint8Array,
+): Promise<Delivery> {
+  let body: unknown;
+  try {
+    body = unpack(bytes);
+  } catch (e) {
+    return { ok: false, status: 400, code: 'bad_request', message: `body: not valid msgpack: ${(e as Error).message}` };
+  }
+  o.metrics.peerReceived.labels(from, type).inc();
+  // The sender's breaker probe (peer-client.ts): answered here, the topology never sees it.
+  if (type === PING_TYPE) return { ok: true, body: PONG };
+  let result: unknown;
+  try {
+    result = await o.onPeerMessage(from, type, body);
+  } catch (e) {
+    if (e instanceof BadRequestError) return { ok: false, status: 400, code: 'bad_request', message: e.message };
+    o.log.error('peer handler failed', { from, type, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    return { ok: false, status: 500, code: 'internal', message: `handler for ${type} failed` };
+  }
+  return { ok: true, body: pack(result) };
+}
+
+/** Holds a blackholed connection until its sender gives up, the bound passes or the server closes. */
+export function hold(socket: Socket, held: Set<() => void>): Promise<void> {
   return new Promise((resolve) => {
     const release = (): void => {
       clearTimeout(timer);
-      incoming.socket.off('close', release);
+      socket.off('close', release);
       held.delete(release);
       resolve();
     };
     const timer = setTimeout(release, INBOUND_BLACKHOLE_MAX_MS);
     timer.unref();
-    incoming.socket.once('close', release);
+    socket.once('close', release);
     held.add(release);
   });
 }

@@ -1,8 +1,10 @@
 /**
  * Loopback figures for the peer RPC path: `npx tsx packages/transport/src/rpc-bench.ts`.
- * Prints sequential latency (p50/p99) and throughput at concurrency 32 for PeerClient.call,
- * and the same for a bare undici fetch of an identical signed request, to justify the client.
+ * Prints sequential latency (p50/p99) and throughput at concurrency 32 for PeerClient.call (the
+ * peer stream), and the same for one signed HTTP request per message over a keep-alive agent
+ * (the one-message route, POST /peer/:type), to justify the stream.
  */
+import { Agent, request } from 'node:http';
 import { pack, unpack } from 'msgpackr';
 import { Registry } from 'prom-client';
 import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS, PeerSigner } from './auth.js';
@@ -36,25 +38,33 @@ async function main(): Promise<void> {
     if (!r.ok) throw new Error(r.error.message);
   };
   const signer = new PeerSigner(SECRET);
-  const url = `http://127.0.0.1:${bPort}/peer/append`;
-  const viaFetch = async (): Promise<void> => {
-    const bytes = pack(body);
-    const ts = String(Date.now());
-    const res = await fetch(url, {
-      method: 'POST',
-      body: bytes,
-      headers: {
-        'content-type': 'application/msgpack',
-        [PEER_HEADER_FROM]: 'a', [PEER_HEADER_TO]: 'b', [PEER_HEADER_TS]: ts,
-        [PEER_HEADER_SIG]: signer.sign('a', 'b', 'append', ts, bytes),
-      },
-      signal: AbortSignal.timeout(1000),
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const viaRequest = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const bytes = pack(body);
+      const ts = String(Date.now());
+      const req = request({
+        agent, host: '127.0.0.1', port: bPort, method: 'POST', path: '/peer/append', timeout: 1000,
+        headers: {
+          'content-type': 'application/msgpack', 'content-length': bytes.length,
+          [PEER_HEADER_FROM]: 'a', [PEER_HEADER_TO]: 'b', [PEER_HEADER_TS]: ts,
+          [PEER_HEADER_SIG]: signer.sign('a', 'b', 'append', ts, bytes),
+        },
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          unpack(Buffer.concat(chunks));
+          if (res.statusCode === 200) resolve();
+          else reject(new Error(`status ${res.statusCode ?? 0}`));
+        });
+      });
+      req.end(bytes);
     });
-    unpack(new Uint8Array(await res.arrayBuffer()));
-    if (res.status !== 200) throw new Error(`status ${res.status}`);
-  };
 
-  for (const [name, fn] of [['PeerClient (node:http keep-alive agent)', viaClient], ['undici fetch', viaFetch], ['PeerClient again', viaClient]] as const) {
+  for (const [name, fn] of [['PeerClient (peer stream)', viaClient], ['one HTTP request per message (keep-alive agent)', viaRequest], ['PeerClient again', viaClient]] as const) {
     for (let i = 0; i < 500; i++) await fn(); // warm-up
     const lat: number[] = [];
     for (let i = 0; i < SEQUENTIAL; i++) {
@@ -74,6 +84,7 @@ async function main(): Promise<void> {
     const rps = CONCURRENT_TOTAL / ((performance.now() - t0) / 1000);
     console.log(`${name}: sequential p50 ${p(0.5)} ms p99 ${p(0.99)} ms; concurrency ${CONCURRENCY}: ${rps.toFixed(0)} RPC/s`);
   }
+  agent.destroy();
   await a.close();
   await b.close();
 }

@@ -42,7 +42,7 @@ describe('peer route', () => {
     expect(n2.received).toHaveLength(1);
     const text = await (await fetch(`${n2.url}/metrics`)).text();
     expect(text).toMatch(/peer_messages_received_total\{peer="n1",type="append"\} 1/);
-    expect(text).toMatch(/http_requests_total\{method="POST",route="\/peer\/:type",status="200"\} 1/);
+    expect(text).toMatch(/http_requests_total\{method="GET",route="\/peer-stream",status="101"\} 1/);
   });
 
   it('accepts a hand-signed message (the wire format is what the docs say)', async () => {

@@ -19,6 +19,7 @@ import { createTransportMetrics, type TransportMetrics } from './metrics.js';
 import { PeerClient, type BreakerOptions } from './peer-client.js';
 import { readClientText } from './params.js';
 import { peerRoute } from './peer-route.js';
+import { StreamServer } from './stream-server.js';
 
 export interface NodeServerOptions {
   id: NodeId;
@@ -100,7 +101,7 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
     metrics,
     rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
     maxInFlightPerPeer: options.maxInFlightPerPeer ?? DEFAULT_MAX_IN_FLIGHT_PER_PEER,
-    maxReplyBytes: maxPeerBodyBytes,
+    maxBodyBytes: maxPeerBodyBytes,
     ...(options.breaker === undefined ? {} : { breaker: options.breaker }),
     log,
   });
@@ -117,8 +118,12 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
     metrics.httpDuration.labels(c.req.method, route).observe((performance.now() - startedMs) / 1000);
   });
 
-  // The peer route has its own (larger) body bound, so it comes before the client one.
-  app.post('/peer/:type', peerRoute({ self, peerIds, signer, faults, metrics, maxPeerBodyBytes, log, onPeerMessage: options.onPeerMessage, held }));
+  // Peer messages arrive on streams (an HTTP upgrade, answered outside hono: stream-server.ts),
+  // or one per request on this route, which checks them the same way. It has its own (larger)
+  // body bound, so it comes before the client routes.
+  const peerOptions = { self, peerIds, signer, faults, metrics, maxPeerBodyBytes, log, onPeerMessage: options.onPeerMessage, held };
+  const streams = new StreamServer(peerOptions);
+  app.post('/peer/:type', peerRoute(peerOptions));
 
   app.get('/metrics', async (c) => c.text(await options.registry.metrics(), 200, { 'content-type': options.registry.contentType }));
 
@@ -186,6 +191,7 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
         s.headersTimeout = 35_000;
         s.requestTimeout = 60_000;
         s.once('error', reject);
+        s.on('upgrade', (req, socket, head) => streams.accept(req, socket, head));
         server = s;
       });
     },
@@ -193,6 +199,7 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
       closing ??= (async () => {
         transport.close();
         for (const release of [...held]) release();
+        streams.close();
         const s = server;
         if (s === undefined || !s.listening) return;
         await new Promise<void>((resolve) => {
