@@ -1,7 +1,7 @@
 /**
- * Raft messages to one peer, over request/response HTTP. The peer answers a batch once it has
- * acted on it (persisted what it appended): its responses ride back on the reply, so an append
- * round trip is one HTTP exchange, not one each way.
+ * Raft messages to one peer, as request/reply calls on the transport's stream to it. The peer
+ * answers a batch once it has acted on it (persisted what it appended): its responses ride back
+ * on the reply, so an append round trip is one call, not one each way.
  *
  * Raft tolerates loss and reordering, but a pipelined leader whose appends arrive out of order
  * makes its followers reject and fall back to probing (etcd keeps one stream per peer for the

@@ -25,8 +25,8 @@
  */
 import CircuitBreaker from 'opossum';
 import pRetry from 'p-retry';
-import { pack, unpack } from 'msgpackr';
-import { assert, err, ok, type Logger, type NodeId, type PeerAddress, type PeerTransport, type Result, type RpcFailure, type RpcOptions } from '@playground/core';
+import { pack } from 'msgpackr';
+import { assert, err, type Logger, type NodeId, type PeerAddress, type PeerTransport, type Result, type RpcFailure, type RpcOptions } from '@playground/core';
 import type { PeerSigner } from './auth.js';
 import type { FaultInjector } from './faults.js';
 import { BREAKER_STATE_VALUE, type BreakerState, type TransportMetrics } from './metrics.js';

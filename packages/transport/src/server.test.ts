@@ -218,9 +218,9 @@ describe('admin faults', () => {
 });
 
 describe('lifecycle', () => {
-  it('close() frees the port even with a keep-alive connection open', async () => {
+  it('close() frees the port even with a peer stream open', async () => {
     const { n1, n2 } = await two();
-    expect((await n1.server.transport.call('n2', 'x', 1)).ok).toBe(true); // leaves an idle keep-alive socket
+    expect((await n1.server.transport.call('n2', 'x', 1)).ok).toBe(true); // leaves n1's stream to n2 open
     const port = n2.port;
     const t = performance.now();
     await n2.server.close();

@@ -186,7 +186,7 @@ export function createNodeServer(options: NodeServerOptions): NodeServer {
           },
           (info) => resolve(info.port),
         ) as Server;
-        // Peer connections are long-lived; the client agent honours the Keep-Alive hint.
+        // Client connections are kept alive (peer streams are upgraded and leave these timeouts).
         s.keepAliveTimeout = 30_000;
         s.headersTimeout = 35_000;
         s.requestTimeout = 60_000;
