@@ -14,7 +14,7 @@ export interface RunProgress {
 export class Progress {
   private readonly multi: cliProgress.MultiBar | null;
 
-  constructor(private readonly tty: boolean = process.stderr.isTTY === true) {
+  constructor(tty: boolean = process.stderr.isTTY === true) {
     this.multi = tty
       ? new cliProgress.MultiBar(
           {

@@ -141,7 +141,7 @@ export async function runScenario(options: RunOptions): Promise<RunOutcome> {
   const key = `bench-${scenario}-${options.seed}`.slice(0, 128);
   const durationMs = options.durationS * 1000;
   const windows = schedulePhases(durationMs);
-  const [before, during, after] = windows as [typeof windows[0], typeof windows[0], typeof windows[0]];
+  const [before, , after] = windows as [typeof windows[0], typeof windows[0], typeof windows[0]];
   const events: FaultEvent[] = [];
 
   // The cluster must be serving before "before" starts (a leader for Raft).
