@@ -2,9 +2,9 @@ import { readFile, stat, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AssertionError } from '@playground/core';
+import { readRecordAt } from '@playground/storage';
 import { INITIAL_HARD_STATE } from './durable-state.js';
 import { MemoryLog } from './memory-log.js';
-import { readRecordAt } from './record.js';
 import { entries, entry, hardState, tempDir } from './test-helpers.js';
 import { LOG_FILE_NAME, LogCorruptError, LogFailedError, RaftLogFile, type RaftLogFileOptions } from './wal.js';
 

@@ -1,7 +1,7 @@
 /**
  * The durable Raft log: one append-only file, `raft.log`, in the node's data dir.
  *
- * Layout: an 8-byte magic header, then records (record.ts). A record's payload is a msgpack
+ * Layout: an 8-byte magic header, then records (@playground/storage's record.ts). A record's payload is a msgpack
  * array of saves, each `{ truncateAfter, hardState, entries }`: "cut the log after index N"
  * (Raft §5.3, a follower's conflicting suffix), then append the entries, then replace the hard
  * state. One record is one write and one fdatasync: saves queued while one is written are
@@ -21,6 +21,7 @@ import { fdatasyncSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { AssertionError } from '@playground/core';
+import { findValidRecord, frameRecord, readRecordAt } from '@playground/storage';
 import type { Entry, HardState } from '../core/types.js';
 import {
   checkSave,
@@ -31,7 +32,6 @@ import {
   type DurableState,
   type LogView,
 } from './durable-state.js';
-import { findValidRecord, frameRecord, readRecordAt } from './record.js';
 import { isSaveOp, type SaveOp } from './save-op.js';
 
 export const LOG_FILE_NAME = 'raft.log';
