@@ -39,6 +39,28 @@ async function reopen(): Promise<{ crdt: CounterCrdt; store: CrdtStore; truncate
   return { crdt, store, truncatedBytes };
 }
 
+/** Writes one plain increment of 'a' per amount and closes the store: the log's path, and where each record starts. */
+async function logOf(amounts: readonly number[]): Promise<{ wal: string; offsets: number[] }> {
+  const store = new CrdtStore(dir);
+  await store.open();
+  const { crdt, writer } = fresh();
+  const offsets: number[] = [];
+  for (const amount of amounts) {
+    offsets.push(store.logBytes);
+    await write(store, crdt, writer.preparePlain('a', amount));
+  }
+  await store.close();
+  return { wal: join(dir, 'crdt-wal.log'), offsets };
+}
+
+/** Flips every bit of the byte at `at`; returns the file's new contents. */
+async function flipByte(path: string, at: number): Promise<Buffer> {
+  const bytes = await readFile(path);
+  bytes[at] = (bytes[at] as number) ^ 0xff;
+  await writeFile(path, bytes);
+  return bytes;
+}
+
 describe('crdt store', () => {
   it('recovers every acknowledged increment after a restart, with one fsync per group of concurrent appends', async () => {
     const store = new CrdtStore(dir);
@@ -56,13 +78,8 @@ describe('crdt store', () => {
   });
 
   it('cuts a torn tail and keeps everything before it', async () => {
-    const store = new CrdtStore(dir);
-    await store.open();
-    const { crdt, writer } = fresh();
-    for (let i = 0; i < 5; i++) await write(store, crdt, writer.preparePlain('a', 1));
-    await store.close();
-    const wal = join(dir, 'crdt-wal.log');
-    const torn = frameRecord(pack(encodeRecord(writer.preparePlain('a', 100)))).subarray(0, 7);
+    const { wal } = await logOf([1, 1, 1, 1, 1]);
+    const torn = frameRecord(pack(encodeRecord(fresh().writer.preparePlain('a', 100)))).subarray(0, 7);
     await appendFile(wal, torn);
     const again = await reopen();
     expect(again.truncatedBytes).toBe(7);
@@ -75,39 +92,23 @@ describe('crdt store', () => {
   });
 
   it('cuts a last record whose checksum does not match (a torn write)', async () => {
-    const store = new CrdtStore(dir);
-    await store.open();
-    const { crdt, writer } = fresh();
-    for (let i = 0; i < 3; i++) await write(store, crdt, writer.preparePlain('a', 1));
-    await store.close();
-    const wal = join(dir, 'crdt-wal.log');
-    const bytes = await readFile(wal);
-    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
-    await writeFile(wal, bytes);
+    const { wal } = await logOf([1, 10, 100]);
+    await flipByte(wal, (await stat(wal)).size - 1);
     const again = await reopen();
-    expect(again.crdt.value('a')).toBe(2);
+    expect(again.crdt.value('a')).toBe(11);
     expect(again.truncatedBytes).toBeGreaterThan(0);
     await again.store.close();
   });
 
   it('refuses to start on corruption in the middle of the log, naming the file and the byte offset, and cuts nothing', async () => {
-    const store = new CrdtStore(dir);
-    await store.open();
-    const { crdt, writer } = fresh();
-    await write(store, crdt, writer.preparePlain('a', 1));
-    const secondAt = store.logBytes;
-    await write(store, crdt, writer.preparePlain('a', 10));
-    await write(store, crdt, writer.preparePlain('a', 100));
-    await store.close();
-    const wal = join(dir, 'crdt-wal.log');
-    const bytes = await readFile(wal);
-    bytes[secondAt + 10] = (bytes[secondAt + 10] as number) ^ 0xff;
-    await writeFile(wal, bytes);
+    const { wal, offsets } = await logOf([1, 10, 100]);
+    const secondAt = offsets[1] as number;
+    const bytes = await flipByte(wal, secondAt + 10);
     const again = new CrdtStore(dir);
     const opening = again.open();
     await expect(opening).rejects.toBeInstanceOf(LogCorruptError);
     await expect(opening).rejects.toThrow(`${wal}: corrupt at byte ${secondAt}: crc mismatch`);
-    expect(() => again.append(encodeRecord(writer.preparePlain('a', 1)))).toThrow(/store is not open/);
+    expect(() => again.append(encodeRecord(fresh().writer.preparePlain('a', 1)))).toThrow(/store is not open/);
     expect(await readFile(wal)).toEqual(bytes); // nothing cut: the third increment was acknowledged
   });
 
