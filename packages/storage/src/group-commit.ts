@@ -21,7 +21,6 @@
  */
 import { fdatasyncSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { assert } from '@playground/core';
 import { writeFileAtomically } from './atomic-file.js';
 
 /**
@@ -49,7 +48,7 @@ export class LogFailedError extends Error {
   override name = 'LogFailedError';
 }
 
-/** What an exclusive task may do to the file, while it runs. */
+/** What an exclusive task may do to the file (only while it runs). */
 export interface LogRewrite {
   /** Replaces the whole file by `chunks` (writeFileAtomically); later appends go after them. */
   replace(chunks: readonly Uint8Array[]): Promise<void>;
@@ -72,10 +71,11 @@ export class GroupCommitLog<T> {
   private closed = false;
   /** Bytes were written since the last fdatasync. */
   private unsynced = false;
-  private rewriting = false;
   private fileBytes: number;
-  private fsyncCount = 0;
-  private appendCount = 0;
+  /** fdatasync calls made, for metrics (read only). */
+  fsyncs = 0;
+  /** Appends written (barriers not counted), for metrics (read only). */
+  appended = 0;
 
   private constructor(
     readonly path: string,
@@ -101,16 +101,6 @@ export class GroupCommitLog<T> {
   /** The file's length, as written by this log. */
   get bytes(): number {
     return this.fileBytes;
-  }
-
-  /** fdatasync calls made. */
-  get fsyncs(): number {
-    return this.fsyncCount;
-  }
-
-  /** Appends written (not counting barriers). */
-  get appended(): number {
-    return this.appendCount;
   }
 
   /** Appends queued and not written yet. */
@@ -200,14 +190,11 @@ export class GroupCommitLog<T> {
     for (let head = this.queue[0]; head !== undefined; head = this.queue[0]) {
       if (head.kind === 'task') {
         this.queue.shift();
-        this.rewriting = true;
         try {
           await head.run(this.rewrite);
         } catch (error) {
           head.reject(error as Error);
           this.fail(error as Error);
-        } finally {
-          this.rewriting = false;
         }
         continue;
       }
@@ -237,13 +224,13 @@ export class GroupCommitLog<T> {
       const bytes = this.options.encode(items);
       for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, this.fileBytes + written);
       this.fileBytes += bytes.length;
-      this.appendCount += items.length;
+      this.appended += items.length;
       this.unsynced = true;
     }
     if (sync && this.unsynced) {
       if (this.options.fsync ?? true) {
         fdatasyncSync(fd);
-        this.fsyncCount++;
+        this.fsyncs++;
       }
       this.unsynced = false;
     }
@@ -251,7 +238,6 @@ export class GroupCommitLog<T> {
 
   private readonly rewrite: LogRewrite = {
     replace: async (chunks) => {
-      assert(this.rewriting, 'a LogRewrite used outside its task');
       const bytes = await writeFileAtomically(this.path, chunks, { fsync: this.options.fsync ?? true });
       const old = this.handle;
       this.handle = await open(this.path, 'r+');
@@ -260,7 +246,6 @@ export class GroupCommitLog<T> {
       await old.close();
     },
     truncate: async () => {
-      assert(this.rewriting, 'a LogRewrite used outside its task');
       await this.handle.truncate(0);
       if (this.options.fsync ?? true) await this.handle.datasync();
       this.fileBytes = 0;
