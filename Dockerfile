@@ -21,6 +21,7 @@ COPY packages/leaderless/package.json packages/leaderless/
 COPY packages/node/package.json packages/node/
 COPY packages/raft/package.json packages/raft/
 COPY packages/sim/package.json packages/sim/
+COPY packages/storage/package.json packages/storage/
 COPY packages/transport/package.json packages/transport/
 RUN npm ci --no-audit --no-fund --loglevel=error \
  && npm cache clean --force \

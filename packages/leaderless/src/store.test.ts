@@ -1,7 +1,8 @@
-import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LogCorruptError } from '@playground/storage';
 import { Replica } from './core/replica.js';
 import { Store } from './store.js';
 import type { WalRecord } from './store.js';
@@ -53,7 +54,7 @@ describe('Store', () => {
     await third.close();
   });
 
-  it('stops at a corrupt record (crc32 mismatch)', async () => {
+  it('cuts a last record whose checksum does not match (a torn append)', async () => {
     const dir = await tempDir();
     const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
     await store.open();
@@ -63,11 +64,30 @@ describe('Store', () => {
     const path = join(dir, 'leaderless.wal');
     const bytes = await readFile(path);
     bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0xff;
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(path, bytes);
     const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
     expect((await again.open()).records).toEqual([put(1)]);
     await again.close();
+  });
+
+  it('refuses to open on corruption in the middle, naming the file and the byte offset, and cuts nothing', async () => {
+    const dir = await tempDir();
+    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    await store.open();
+    await store.append(put(1));
+    const secondAt = (await stat(store.path)).size;
+    await store.append(put(2));
+    await store.append(put(3));
+    await store.close();
+    const bytes = await readFile(store.path);
+    bytes[secondAt + 12] = (bytes[secondAt + 12] as number) ^ 0xff;
+    await writeFile(store.path, bytes);
+    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const opening = again.open();
+    await expect(opening).rejects.toBeInstanceOf(LogCorruptError);
+    await expect(opening).rejects.toThrow(`${store.path}: corrupt at byte ${secondAt}: crc mismatch`);
+    await expect(again.append(put(4))).rejects.toThrow(/store is not open/);
+    expect(await readFile(store.path)).toEqual(bytes); // nothing cut: put(3) is acknowledged data
   });
 
   it('compacts into a snapshot from which a replica recovers the same state', async () => {

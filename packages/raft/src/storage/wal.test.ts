@@ -2,11 +2,11 @@ import { readFile, stat, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AssertionError } from '@playground/core';
+import { LogCorruptError, LogFailedError, readRecordAt } from '@playground/storage';
 import { INITIAL_HARD_STATE } from './durable-state.js';
 import { MemoryLog } from './memory-log.js';
-import { readRecordAt } from './record.js';
 import { entries, entry, hardState, tempDir } from './test-helpers.js';
-import { LOG_FILE_NAME, LogCorruptError, LogFailedError, RaftLogFile, type RaftLogFileOptions } from './wal.js';
+import { LOG_FILE_NAME, RaftLogFile, type RaftLogFileOptions } from './wal.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -174,7 +174,7 @@ describe('RaftLogFile', () => {
 
   it('refuses a file that is not a raft log', async () => {
     await writeFile(fileOf(), 'hello, world');
-    await expect(RaftLogFile.open(dir, quiet)).rejects.toThrow(/not a raft log/);
+    await expect(RaftLogFile.open(dir, quiet)).rejects.toThrow(/corrupt at byte 0: expected the header "RAFTLOG1"/);
   });
 
   it('refuses every save after a save breaks an invariant', async () => {
@@ -190,12 +190,12 @@ describe('RaftLogFile', () => {
     const { log } = await RaftLogFile.open(dir, quiet);
     await log.save(hardState(1), [entry(1, 1)]);
     // Simulate a dead disk: the descriptor goes away under the log.
-    await (log as unknown as { handle: { close(): Promise<void> } }).handle.close();
+    await (log as unknown as { file: { handle: { close(): Promise<void> } } }).file.handle.close();
     const first = log.save(null, [entry(1, 2)]);
     const queued = log.save(null, [entry(1, 3)]);
     await expect(first).rejects.toBeInstanceOf(LogFailedError);
     await expect(queued).rejects.toBeInstanceOf(LogFailedError);
-    await expect(log.save(null, [entry(1, 4)])).rejects.toThrow(/refused a save after an earlier failure/);
+    await expect(log.save(null, [entry(1, 4)])).rejects.toThrow(/refused an append after an earlier failure/);
   });
 
   it('compacts a file made mostly of overwritten suffixes, keeping the state', async () => {

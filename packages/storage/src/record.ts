@@ -1,14 +1,17 @@
 /**
- * Record framing of the log file: `[u32 length][u32 crc32 of payload][payload]`, little-endian.
+ * Record framing of every log file: `[u32 length][u32 crc32 of payload][payload]`, little-endian.
  * A record is the unit of atomicity: recovery keeps it whole or not at all.
  */
-import { crc32 } from '@playground/core';
+import { assert, crc32 } from '@playground/core';
 
 export const RECORD_HEADER_BYTES = 8;
 /** Larger lengths are garbage (a torn or corrupt header), not records. */
 export const MAX_RECORD_PAYLOAD_BYTES = 256 * 1024 * 1024;
 
+/** Frames `payload` as one record. Throws AssertionError on an empty or oversized payload (recovery would not read it back). */
 export function frameRecord(payload: Uint8Array): Buffer {
+  assert(payload.length > 0, 'a record needs a payload');
+  assert(payload.length <= MAX_RECORD_PAYLOAD_BYTES, () => `a record of ${payload.length} bytes is over the bound of ${MAX_RECORD_PAYLOAD_BYTES}`);
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
   record.writeUInt32LE(payload.length, 0);
   record.writeUInt32LE(crc32(payload), 4);
@@ -24,8 +27,8 @@ export function readRecordAt(bytes: Buffer, offset: number): RecordRead {
   const remaining = bytes.length - offset;
   if (remaining < RECORD_HEADER_BYTES) return { ok: false, reason: `short header (${remaining} bytes)` };
   const length = bytes.readUInt32LE(offset);
-  // An empty payload is never written (every record holds at least one save), and a zeroed
-  // header (length 0, crc 0 = crc32 of nothing) is what a torn append often leaves behind.
+  // An empty payload is never written (frameRecord refuses one), and a zeroed header (length 0,
+  // crc 0 = crc32 of nothing) is what a torn append often leaves behind.
   if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES) return { ok: false, reason: `implausible length ${length}` };
   const end = offset + RECORD_HEADER_BYTES + length;
   if (end > bytes.length) return { ok: false, reason: `short record (${length} bytes claimed, ${remaining - RECORD_HEADER_BYTES} present)` };
