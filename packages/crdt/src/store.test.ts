@@ -100,6 +100,23 @@ describe('crdt store', () => {
     await again.store.close();
   });
 
+  it('writes the appends of one turn as one record: damage anywhere in it (a torn write) loses that batch only', async () => {
+    const store = new CrdtStore(dir);
+    await store.open();
+    const { crdt, writer } = fresh();
+    await write(store, crdt, writer.preparePlain('a', 1));
+    const batchAt = store.logBytes;
+    await Promise.all([10, 100, 1000].map((amount) => write(store, crdt, writer.preparePlain('a', amount))));
+    await store.close();
+    const wal = join(dir, 'crdt-wal.log');
+    const size = (await flipByte(wal, batchAt + 10)).length; // the batch's first bytes torn, its later pages whole
+    const again = await reopen();
+    expect(again.crdt.value('a')).toBe(1);
+    expect(again.truncatedBytes).toBe(size - batchAt);
+    expect((await stat(wal)).size).toBe(batchAt);
+    await again.store.close();
+  });
+
   it('refuses to start on corruption in the middle of the log, naming the file and the byte offset, and cuts nothing', async () => {
     const { wal, offsets } = await logOf([1, 10, 100]);
     const secondAt = offsets[1] as number;

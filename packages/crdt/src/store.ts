@@ -11,7 +11,8 @@
  *
  * Group commit (GroupCommitLog, flushed in the check phase): the appends of one event-loop turn
  * go out in one write and one fdatasync, made after every request read in that poll has been
- * handled; N concurrent increments cost about one fsync, not N. After a failed write or fsync
+ * handled; N concurrent increments cost about one fsync, not N. The batch is ONE record (a
+ * msgpack array of the appends), so that a crash can tear only the last record. After a failed write or fsync
  * the store takes no more writes (`failed`).
  *
  * Snapshot: written with writeFileAtomically (temporary file, fsync, rename, directory fsync),
@@ -29,6 +30,7 @@ import {
   readFileWrittenAtomically,
   readRecordAt,
   recoverLog,
+  unpackBatch,
   writeFileAtomically,
 } from '@playground/storage';
 import { Packr } from 'msgpackr';
@@ -59,14 +61,14 @@ export class CrdtStore {
   async open(): Promise<Recovered> {
     await mkdir(this.dir, { recursive: true });
     const snapshot = await this.readSnapshot();
-    const { records, truncatedBytes } = await recoverLog(this.walPath, { decode: (payload): unknown => packr.unpack(payload) });
-    this.log = await GroupCommitLog.open(this.walPath, { flushAt: 'check', encode: (frames) => Buffer.concat(frames) });
-    return { snapshot, records, truncatedBytes };
+    const recovered = await recoverLog(this.walPath, { decode: (payload) => unpackBatch(packr, payload) });
+    this.log = await GroupCommitLog.open(this.walPath, { flushAt: 'check', encode: (payloads) => frameRecord(packr.pack(payloads)) });
+    return { snapshot, records: recovered.records.flat(), truncatedBytes: recovered.truncatedBytes };
   }
 
   /** Resolves once the record is on disk (fdatasync). Rejects if the disk failed: then every later write fails too. */
   append(payload: unknown): Promise<void> {
-    return this.opened().append(frameRecord(packr.pack(payload)));
+    return this.opened().append(packr.pack(payload));
   }
 
   /**

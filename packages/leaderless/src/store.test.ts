@@ -70,6 +70,24 @@ describe('Store', () => {
     await again.close();
   });
 
+  it('writes the appends of one turn as one record, so a crash tearing any byte of it loses that batch and refuses nothing', async () => {
+    const dir = await tempDir();
+    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    await store.open();
+    await store.append(put(0));
+    const batchAt = (await stat(store.path)).size;
+    await Promise.all([1, 2, 3, 4].map((i) => store.append(put(i))));
+    await store.close();
+    const bytes = await readFile(store.path);
+    expect(bytes.readUInt32LE(batchAt) + 8).toBe(bytes.length - batchAt); // one record holds all four
+    // A torn write can damage any page of the batch, the first included, and leave later ones whole.
+    bytes[batchAt + 12] = (bytes[batchAt + 12] as number) ^ 0xff;
+    await writeFile(store.path, bytes);
+    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    expect(await again.open()).toEqual({ records: [put(0)], truncatedBytes: bytes.length - batchAt });
+    await again.close();
+  });
+
   it('refuses to open on corruption in the middle, naming the file and the byte offset, and cuts nothing', async () => {
     const dir = await tempDir();
     const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert } from '@playground/core';
 import type { NodeId } from '@playground/core';
-import { frameRecord, GroupCommitLog, recoverLog } from '@playground/storage';
+import { frameRecord, GroupCommitLog, recoverLog, unpackBatch } from '@playground/storage';
 import type { PutMessage, StateMessage } from './core/messages.js';
 import type { ReplicaSnapshot } from './core/replica.js';
 
@@ -29,10 +29,11 @@ export interface StoreOptions {
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 /**
- * The replica's durable state: `leaderless.wal`, an append-only log of msgpack records (one per
- * append, @playground/storage's framing), with group commit (the appends of one event-loop turn
- * share one write and one fdatasync, made in the check phase, after every request read in that
- * poll has been handled) and compaction into a single snapshot record. A replica acknowledges a
+ * The replica's durable state: `leaderless.wal`, an append-only log in @playground/storage's
+ * framing, with group commit (the appends of one event-loop turn share one write and one
+ * fdatasync, made in the check phase, after every request read in that poll has been handled;
+ * the batch is ONE record, a msgpack array of the appends, so that a crash can tear only the
+ * last record) and compaction into a single snapshot record. A replica acknowledges a
  * write only after `append` resolves, that is after fdatasync: an acknowledgement is a promise
  * about disk. After a failed write every append rejects (fail-stop).
  */
@@ -62,15 +63,15 @@ export class Store {
    */
   async open(): Promise<{ records: WalRecord[]; truncatedBytes: number }> {
     await mkdir(this.options.dir, { recursive: true });
-    const { records, truncatedBytes } = await recoverLog(this.path, { decode: (payload) => packr.unpack(payload) as WalRecord });
-    this.log = await GroupCommitLog.open(this.path, { flushAt: 'check', encode: (frames) => Buffer.concat(frames) });
-    return { records, truncatedBytes };
+    const recovered = await recoverLog(this.path, { decode: (payload) => unpackBatch(packr, payload) as WalRecord[] });
+    this.log = await GroupCommitLog.open(this.path, { flushAt: 'check', encode: (payloads) => frameRecord(packr.pack(payloads)) });
+    return { records: recovered.records.flat(), truncatedBytes: recovered.truncatedBytes };
   }
 
   /** Resolves once the record is on disk. */
   async append(record: WalRecord): Promise<void> {
     const log = this.opened();
-    await log.append(frameRecord(packr.pack(record)));
+    await log.append(packr.pack(record));
     if (log.bytes > this.options.compactBytes && !this.compacting) this.compact(log);
   }
 

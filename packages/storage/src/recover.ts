@@ -10,12 +10,11 @@
  * past it would use garbage, so the file is refused (LogCorruptError, naming the file and the
  * byte offset) and the node does not start: an operator must look.
  *
- * Limit: only what was written since the last fdatasync can be torn: the last group commit,
- * and in Raft the unsynced records before it (saves that only move the commit index). Were a
- * crash to persist a later page of those but not an earlier one, a whole record would follow a
- * torn one and this rule would call it damage: a false alarm that stops the node, never a
- * silent loss. Raft writes a group commit as one record; leaderless and CRDT write one record
- * per append, several per group commit, so for them a torn group commit can do it too.
+ * Every topology writes a group commit as ONE record, so a crash can tear only the last one.
+ * Limit: in Raft, saves that only move the commit index are written without an fdatasync of
+ * their own, so several records can be unsynced at a crash. Were it to persist a later one but
+ * not an earlier one, a whole record would follow a torn one and this rule would call it
+ * damage: a false alarm that stops the node, never a silent loss (etcd's WAL has the same).
  */
 import { open } from 'node:fs/promises';
 import { readFileWrittenAtomically, writeFileAtomically } from './atomic-file.js';
