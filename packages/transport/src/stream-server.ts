@@ -32,6 +32,12 @@ import { deliver, hold, TYPE_PATTERN, type PeerRouteOptions } from './peer-route
 import { Corker } from './corker.js';
 
 const STREAM_ID_PATTERN = /^[0-9a-f]{32}$/;
+/**
+ * Frames of one stream being handled at once. Past it the stream is not read until some are
+ * answered (TCP backpressure then holds the sender). A sender keeps to its own, smaller bound
+ * (maxInFlightPerPeer), so this only stops one that does not.
+ */
+export const MAX_FRAMES_HANDLING = 1024;
 
 export class StreamServer {
   readonly #o: PeerRouteOptions;
@@ -104,6 +110,8 @@ class InboundStream {
   #lastSeq = 0;
   /** Frames handed to the topology and not yet answered. */
   #handling = 0;
+  /** Frames read while MAX_FRAMES_HANDLING were being handled (at most the rest of one chunk). */
+  readonly #backlog: Buffer[] = [];
   #cutOff = false;
 
   constructor(
@@ -131,6 +139,12 @@ class InboundStream {
   }
 
   #onFrame(frame: Buffer): void {
+    if (this.#handling < MAX_FRAMES_HANDLING) return this.#handle(frame);
+    this.#backlog.push(frame);
+    this.socket.pause();
+  }
+
+  #handle(frame: Buffer): void {
     const { o, from } = this;
     if (this.#cutOff || this.socket.destroyed) return;
     const request = decodeRequest(frame);
@@ -155,7 +169,12 @@ class InboundStream {
       this.#handling--;
       if (d.ok) this.#reply(seq, 200, d.body);
       else this.#error(seq, d.status, d.code, d.message);
-      if (this.#cutOff && this.#handling === 0) this.#end();
+      if (this.#cutOff) {
+        if (this.#handling === 0) this.#end();
+        return;
+      }
+      while (this.#handling < MAX_FRAMES_HANDLING && this.#backlog.length > 0) this.#handle(this.#backlog.shift() as Buffer);
+      if (this.#backlog.length === 0 && this.socket.isPaused()) this.socket.resume();
     });
   }
 

@@ -17,7 +17,8 @@ import {
   encodeReply,
   encodeRequest,
 } from './frames.js';
-import { startCluster, TEST_SECRET, type TestNode } from './test-cluster.js';
+import { MAX_FRAMES_HANDLING } from './stream-server.js';
+import { eventually, startCluster, TEST_SECRET, type TestNode } from './test-cluster.js';
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -155,6 +156,33 @@ describe('peer stream', () => {
     socket.write(Buffer.concat([frame(1, 'x', 'a'), frame(1, 'x', 'a again')]));
     expect((await replies).map((f) => f.seq)).toEqual([1]);
     expect(n2.received.map((m) => m.body)).toEqual(['a']);
+  });
+
+  it('handles at most MAX_FRAMES_HANDLING frames of a stream at once; the rest wait, then all are answered', async () => {
+    const { n2 } = await two();
+    let active = 0;
+    let maxActive = 0;
+    const releases: (() => void)[] = [];
+    n2.handler = () => {
+      maxActive = Math.max(maxActive, ++active);
+      return new Promise((resolve) => releases.push(() => resolve((active--, 'done'))));
+    };
+    const socket = ((await openRaw(n2)) as { socket: Socket }).socket;
+    const replies: number[] = [];
+    const reader = new FrameReader(1 << 20);
+    socket.on('data', (chunk: Buffer) => reader.push(chunk, (f) => replies.push(decodeReply(f)?.status ?? 0)));
+    const total = MAX_FRAMES_HANDLING + 100;
+    socket.write(Buffer.concat(Array.from({ length: total }, (_, i) => frame(i + 1, 'x', i))));
+    await eventually(() => n2.received.length >= MAX_FRAMES_HANDLING, 5000, 'the first frames handled');
+    expect(n2.received).toHaveLength(MAX_FRAMES_HANDLING);
+    for (let released = 0; released < total; released++) {
+      await eventually(() => releases.length > 0, 5000, 'a frame in its handler');
+      (releases.shift() as () => void)();
+    }
+    await eventually(() => replies.length === total, 5000, 'every reply');
+    expect(maxActive).toBe(MAX_FRAMES_HANDLING);
+    expect(new Set(replies)).toEqual(new Set([200]));
+    socket.destroy();
   });
 
   it('refuses to send a message over the bound: 413, nothing sent', async () => {
