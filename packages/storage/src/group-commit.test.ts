@@ -62,19 +62,23 @@ describe('GroupCommitLog', () => {
     expect(await contents(path)).toEqual(['a+b+c', 'd']);
   });
 
-  it('writes an unsynced append without fdatasync; a later synced append or sync() covers it', async () => {
+  it('holds an unsynced append back until the next synced one (written with it, one fdatasync), a sync() or close', async () => {
     const { log, path } = await openLog();
     await log.append('unsynced', false);
     expect(log.fsyncs).toBe(0);
-    expect(await contents(path)).toEqual(['unsynced']); // written, only not synced
-    await Promise.all([log.append('also unsynced', false), log.append('synced')]);
+    expect(await contents(path)).toEqual([]); // it promises nothing: not even written yet
+    await log.append('synced');
     expect(log.fsyncs).toBe(1);
+    expect(await contents(path)).toEqual(['unsynced', 'synced']);
     await log.append('again', false);
     await log.sync();
     expect(log.fsyncs).toBe(2);
+    expect(await contents(path)).toEqual(['unsynced', 'synced', 'again']);
     await log.sync(); // nothing new to sync: no fdatasync
     expect(log.fsyncs).toBe(2);
+    await log.append('at close', false);
     await log.close();
+    expect(await contents(path)).toEqual(['unsynced', 'synced', 'again', 'at close']);
   });
 
   it('sync() waits for the appends queued before it, and writes nothing', async () => {

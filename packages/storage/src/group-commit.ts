@@ -69,8 +69,10 @@ export class GroupCommitLog<T> {
   /** The error that stopped the log, if one did. */
   private failure: Error | null = null;
   private closed = false;
-  /** Bytes were written since the last fdatasync. */
+  /** Bytes were appended since the last fdatasync. */
   private unsynced = false;
+  /** Appends not written yet: unsynced ones wait for the next synced batch (see write()). */
+  private held: T[] = [];
   private fileBytes: number;
   /** fdatasync calls made, for metrics (read only). */
   fsyncs = 0;
@@ -113,9 +115,9 @@ export class GroupCommitLog<T> {
   }
 
   /**
-   * Queues `item`; resolves once it is written and, if `sync`, fdatasynced. An unsynced append
-   * (Raft's saves that only move the commit index: etcd's MustSync) is made durable by the next
-   * synced one. The caller must not mutate `item` until the promise settles.
+   * Queues `item`; resolves once it is written and fdatasynced. An unsynced append (Raft's saves
+   * that only move the commit index: etcd's MustSync) resolves at once and is written with the
+   * next synced one, or at close. The caller must not mutate `item` after this call.
    */
   append(item: T, sync = true): Promise<void> {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'append', item, sync, resolve, reject }));
@@ -127,7 +129,7 @@ export class GroupCommitLog<T> {
    */
   sync(): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.queue.length === 0 && !this.unsynced && this.refusal() === null) resolve();
+      if (this.queue.length === 0 && this.held.length === 0 && !this.unsynced && this.refusal() === null) resolve();
       else this.enqueue({ kind: 'barrier', resolve, reject });
     });
   }
@@ -162,6 +164,10 @@ export class GroupCommitLog<T> {
     if (this.closed) return;
     this.closed = true;
     while (this.running !== null) await this.running;
+    if (this.failure === null) {
+      this.writeHeld();
+      if (this.unsynced && (this.options.fsync ?? true)) fdatasyncSync(this.handle.fd); // every record on disk is synced
+    }
     await this.handle.close();
   }
 
@@ -191,6 +197,7 @@ export class GroupCommitLog<T> {
       if (head.kind === 'task') {
         this.queue.shift();
         try {
+          this.writeHeld(); // the task sees the whole log
           await head.run(this.rewrite);
         } catch (error) {
           head.reject(error as Error);
@@ -219,21 +226,34 @@ export class GroupCommitLog<T> {
       if (queued.kind === 'append') items.push(queued.item);
       sync ||= queued.kind === 'barrier' || queued.sync;
     }
-    const fd = this.handle.fd;
-    if (items.length > 0) {
-      const bytes = this.options.encode(items);
-      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, this.fileBytes + written);
-      this.fileBytes += bytes.length;
-      this.appended += items.length;
-      this.unsynced = true;
-    }
-    if (sync && this.unsynced) {
+    this.appended += items.length;
+    // An unsynced batch promises nothing: it waits in memory and goes into the next synced
+    // batch's record (etcd's WAL keeps such records in its write buffer too). That saves a write
+    // on the path from a commit to its reply, and keeps one record per write, so that a crash
+    // can tear only the last record (recover.ts). A crash loses it, as it could lose it from the
+    // page cache.
+    this.held.push(...items);
+    if (!sync) return;
+    this.writeHeld();
+    if (this.unsynced) {
+      const fd = this.handle.fd;
       if (this.options.fsync ?? true) {
         fdatasyncSync(fd);
         this.fsyncs++;
       }
       this.unsynced = false;
     }
+  }
+
+  /** Writes the appends held back (see write()) as one record, unsynced. */
+  private writeHeld(): void {
+    if (this.held.length === 0) return;
+    const bytes = this.options.encode(this.held);
+    this.held = [];
+    const fd = this.handle.fd;
+    for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, this.fileBytes + written);
+    this.fileBytes += bytes.length;
+    this.unsynced = true;
   }
 
   private readonly rewrite: LogRewrite = {

@@ -10,11 +10,9 @@
  * past it would use garbage, so the file is refused (LogCorruptError, naming the file and the
  * byte offset) and the node does not start: an operator must look.
  *
- * Every topology writes a group commit as ONE record, so a crash can tear only the last one.
- * Limit: in Raft, saves that only move the commit index are written without an fdatasync of
- * their own, so several records can be unsynced at a crash. Were it to persist a later one but
- * not an earlier one, a whole record would follow a torn one and this rule would call it
- * damage: a false alarm that stops the node, never a silent loss (etcd's WAL has the same).
+ * Each write is ONE record (group-commit.ts: a group commit, with the unsynced appends held back
+ * for it, or what is held at close), fdatasynced before the next is written, so a crash can
+ * tear only the last record: a valid one after a bad one cannot be the crash's doing.
  */
 import { open } from 'node:fs/promises';
 import { readFileWrittenAtomically, writeFileAtomically } from './atomic-file.js';

@@ -67,7 +67,7 @@ describe('RaftLogFile', () => {
     expect(state).toEqual(memory.state());
   });
 
-  it('fsyncs entries, terms and votes, but writes a save that only moves the commit index unsynced', async () => {
+  it('fsyncs entries, terms and votes, but not a save that only moves the commit index (written with the next one)', async () => {
     const { log } = await RaftLogFile.open(dir, { ...quiet, fsync: true });
     await log.save(hardState(1, 0, 'n1'), []);
     expect(log.syncs).toBe(1);

@@ -108,7 +108,7 @@ export class RaftLogFile implements DurableLog {
   /**
    * Appends `entries` (first cutting the log after entries[0].index - 1 when that is below the
    * last index) and replaces the hard state, atomically; resolves once durable (a save that
-   * only moves the commit index: once written). Calls are
+   * only moves the commit index: at once, see below). Calls are
    * checked and queued in call order; a broken invariant or a disk error fails this save and
    * every later one (LogFailedError): the node must crash and recover from what is on disk.
    * The caller must not mutate `entries` until the promise settles.
@@ -123,8 +123,9 @@ export class RaftLogFile implements DurableLog {
       throw error;
     }
     // Only entries, the term and the vote are promises to peers. A save that just moves the
-    // commit index is written but not fsynced (etcd's MustSync): if a crash loses it, the commit
-    // index is learnt again from the leader, and the next synced record makes it durable anyway.
+    // commit index is not synced (etcd's MustSync): it is held back and written in the next
+    // synced record (or at close), so applying a commit waits for no write; if a crash loses it,
+    // the commit index is learnt again from the leader.
     const sync = entries.length > 0 || (hardState !== null && (hardState.term !== this.hardState.term || hardState.vote !== this.hardState.vote));
     spliceLog(this.terms, truncateAfter, entries.map((entry) => entry.term));
     if (hardState !== null) this.hardState = hardState;
