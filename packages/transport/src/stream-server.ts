@@ -5,8 +5,8 @@
  * order: injected inbound faults first (a cut link answers nothing), then sender, destination,
  * timestamp and signature, all before `101 Switching Protocols`; a refusal is an ordinary HTTP
  * error with the contract's JSON body. Each frame is then checked again: the inbound faults in
- * force now (blackhole: dropped unanswered; reject: the connection is cut), a sequence number
- * above the last one, the type's shape and the frame's HMAC, and only then is it decoded and
+ * force now (blackhole: dropped unanswered; reject: the connection is cut), the frame's HMAC, a
+ * sequence number above the last one and the type's shape, and only then is it decoded and
  * handed to the topology. A forged frame is answered 401 and ends the stream; nothing in it
  * reaches the protocol.
  */
@@ -157,12 +157,13 @@ class InboundStream {
       if (fault === 'reject') this.socket.destroy();
       return;
     }
-    if (seq <= this.#lastSeq) return this.#cut(`sequence number ${seq} after ${this.#lastSeq} (a replayed frame?)`);
-    this.#lastSeq = seq;
     if (o.signer !== null && !o.signer.verifyMac(from, o.self, type, `${this.streamId}.${seq}`, body, mac)) {
       this.#error(seq, 401, 'unauthenticated', 'frame HMAC missing or invalid');
       return this.#cut('a frame with a bad HMAC');
     }
+    // The MAC binds the seq, so a frame that passed it came from the sender; an old seq is a replay.
+    if (seq <= this.#lastSeq) return this.#cut(`sequence number ${seq} after ${this.#lastSeq} (a replayed frame?)`);
+    this.#lastSeq = seq;
     if (label === 'invalid') return this.#error(seq, 400, 'bad_request', `type: must match ${TYPE_PATTERN.source}`);
     this.#handling++;
     void deliver(o, from, type, body).then((d) => {
@@ -183,7 +184,7 @@ class InboundStream {
   }
 
   #reply(seq: number, status: number, body: Uint8Array): void {
-    if (!this.socket.destroyed) this.#out.write(encodeReply(seq, status, body));
+    if (this.socket.writable) this.#out.write(encodeReply(seq, status, body));
   }
 
   /**
