@@ -87,7 +87,7 @@ async function closedLoop(target: Target, options: BenchOptions, signal: AbortSi
     const read = await runClosedLoop({ label: 'POST /v3/kv/range (linearizable)', url: `${url}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64('bench-put') }), connections: options.connections, durationS, signal });
     return { incr, read };
   }
-  const incr = await runClosedLoop({ label: `POST /incr on ${node}, unique Idempotency-Key`, url: `${url}/incr`, method: 'POST', body: '{"key":"bench-closed-loop"}', connections: options.connections, durationS, perRequestHeaders: () => ({ 'idempotency-key': `${tag}-${++n}` }), signal });
+  const incr = await runClosedLoop({ label: `POST /incr on ${node}, unique Idempotency-Key`, url: `${url}/incr`, method: 'POST', body: '{"key":"bench-closed-loop"}', connections: options.connections, durationS, perRequest: () => ({ headers: { 'idempotency-key': `${tag}-${++n}` } }), signal });
   const read = await runClosedLoop({ label: `GET /count on ${node}`, url: `${url}/count?key=bench-closed-loop`, method: 'GET', connections: options.connections, durationS, signal });
   return { incr, read };
 }

@@ -14,8 +14,12 @@ export interface ClosedLoopOptions {
   headers?: Record<string, string>;
   connections: number;
   durationS: number;
-  /** A fresh header per request (e.g. a unique Idempotency-Key), through autocannon's setupRequest hook. */
-  perRequestHeaders?: () => Record<string, string>;
+  /**
+   * Fresh headers and/or body per request (a unique Idempotency-Key, a unique etcd key), through
+   * autocannon's setupRequest hook. Both systems of a comparison should use it alike: it costs the
+   * load generator CPU on the same cores.
+   */
+  perRequest?: () => { headers?: Record<string, string>; body?: string };
   label: string;
   /** Stops the run early (Ctrl-C). */
   signal?: AbortSignal;
@@ -40,7 +44,7 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
   let ok = 0;
   return new Promise((resolve, reject) => {
     const headers = { 'content-type': 'application/json', ...options.headers };
-    const make = options.perRequestHeaders;
+    const make = options.perRequest;
     const instance = autocannon(
       {
         url: options.url,
@@ -51,7 +55,16 @@ export function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopRes
         duration: options.durationS,
         timeout: 10,
         requests: make
-          ? [{ method: options.method, body: options.body, setupRequest: (req) => ({ ...req, headers: { ...headers, ...make() } }) }]
+          ? [
+              {
+                method: options.method,
+                body: options.body,
+                setupRequest: (req) => {
+                  const fresh = make();
+                  return { ...req, headers: { ...headers, ...fresh.headers }, ...(fresh.body === undefined ? {} : { body: fresh.body }) };
+                },
+              },
+            ]
           : undefined,
       },
       (err, result) => {

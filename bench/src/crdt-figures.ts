@@ -115,7 +115,7 @@ async function incrThroughput(cluster: TestCluster, keyed: boolean, options: Crd
     body: '{}',
     connections: options.connections,
     durationS,
-    perRequestHeaders: keyed ? () => ({ 'idempotency-key': nextKey() }) : undefined,
+    perRequest: keyed ? () => ({ headers: { 'idempotency-key': nextKey() } }) : undefined,
     signal: options.signal,
   });
 }

@@ -92,18 +92,18 @@ async function measureOnce(c: Config, options: LeaderlessFiguresOptions): Promis
   const coordinator = c.cluster.node('n1').url;
   const incrUrl = `${coordinator}/incr?w=${c.w}&key=${c.key}`;
   const incrLabel = `POST /incr?w=${c.w}, unique Idempotency-Key`;
-  const headers = (): Record<string, string> => ({ 'idempotency-key': nextKey() });
-  await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections, durationS: 1, perRequestHeaders: headers, signal });
+  const headers = (): { headers: Record<string, string> } => ({ headers: { 'idempotency-key': nextKey() } });
+  await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections, durationS: 1, perRequest: headers, signal });
   const pids = c.cluster.nodes.map((n) => n.proc?.pid ?? null);
   const cpuBefore = pids.map((p) => (p === null ? null : processCpuMs(p)));
-  const incr = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections, durationS, perRequestHeaders: headers, signal });
+  const incr = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections, durationS, perRequest: headers, signal });
   const cpuMs = pids.reduce<number>((sum, p, i) => {
     const after = p === null ? null : processCpuMs(p);
     const before = cpuBefore[i];
     return after === null || before === null || before === undefined ? sum : sum + (after - before);
   }, 0);
   const count = await runClosedLoop({ label: `GET /count?r=${c.r}`, url: `${coordinator}/count?r=${c.r}&key=${c.key}`, method: 'GET', connections, durationS, signal });
-  const incrC1 = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections: 1, durationS: 2, perRequestHeaders: headers, signal });
+  const incrC1 = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections: 1, durationS: 2, perRequest: headers, signal });
   const okIncr = incr.okPerSec * incr.durationS;
   log(
     `  ${c.label}: incr ${incr.okPerSec}/s p50 ${incr.latency.p50} p99 ${incr.latency.p99} ms (non-2xx ${incr.non2xx}, errors ${incr.errors}); ` +
@@ -150,7 +150,7 @@ export async function runLeaderlessFigures(options: LeaderlessFiguresOptions): P
     // Cold processes (JIT, pools) would slow whichever configuration runs first on a cluster.
     log('  warm-up: 3 s of incr on each cluster');
     for (const cluster of [single, three]) {
-      await runClosedLoop({ label: 'warm-up', url: `${cluster.node('n1').url}/incr?key=warmup`, method: 'POST', body: '{}', connections: options.connections, durationS: 3, perRequestHeaders: () => ({ 'idempotency-key': nextKey() }), signal: options.signal });
+      await runClosedLoop({ label: 'warm-up', url: `${cluster.node('n1').url}/incr?key=warmup`, method: 'POST', body: '{}', connections: options.connections, durationS: 3, perRequest: () => ({ headers: { 'idempotency-key': nextKey() } }), signal: options.signal });
     }
     const runs = new Map<Config, QuorumRun[]>(configs.map((c) => [c, []]));
     for (const [pass, order] of [configs, [...configs].reverse()].entries()) {
