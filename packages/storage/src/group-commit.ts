@@ -69,14 +69,14 @@ export class GroupCommitLog<T> {
   /** The error that stopped the log, if one did. */
   private failure: Error | null = null;
   private closed = false;
-  /** Bytes were appended since the last fdatasync. */
+  /** Bytes were written since the last fdatasync. */
   private unsynced = false;
   /** Appends not written yet: unsynced ones wait for the next synced batch (see write()). */
   private held: T[] = [];
   private fileBytes: number;
   /** fdatasync calls made, for metrics (read only). */
   fsyncs = 0;
-  /** Appends written (barriers not counted), for metrics (read only). */
+  /** Appends taken, held ones included (barriers not counted), for metrics (read only). */
   appended = 0;
 
   private constructor(
