@@ -25,13 +25,12 @@ import { join } from 'node:path';
 import { assert } from '@playground/core';
 import {
   frameRecord,
-  GroupCommitLog,
   LogCorruptError,
+  openBatchLog,
   readFileWrittenAtomically,
   readRecordAt,
-  recoverLog,
-  unpackBatch,
   writeFileAtomically,
+  type GroupCommitLog,
 } from '@playground/storage';
 import { Packr } from 'msgpackr';
 
@@ -45,7 +44,7 @@ export interface Recovered {
 }
 
 export class CrdtStore {
-  private log: GroupCommitLog<Buffer> | null = null;
+  private log: GroupCommitLog<Uint8Array> | null = null;
 
   constructor(private readonly dir: string) {}
 
@@ -61,9 +60,9 @@ export class CrdtStore {
   async open(): Promise<Recovered> {
     await mkdir(this.dir, { recursive: true });
     const snapshot = await this.readSnapshot();
-    const recovered = await recoverLog(this.walPath, { decode: (payload) => unpackBatch(packr, payload) });
-    this.log = await GroupCommitLog.open(this.walPath, { flushAt: 'check', encode: (payloads) => frameRecord(packr.pack(payloads)) });
-    return { snapshot, records: recovered.records.flat(), truncatedBytes: recovered.truncatedBytes };
+    const { log, records, truncatedBytes } = await openBatchLog(this.walPath, packr);
+    this.log = log;
+    return { snapshot, records, truncatedBytes };
   }
 
   /** Resolves once the record is on disk (fdatasync). Rejects if the disk failed: then every later write fails too. */
@@ -101,7 +100,7 @@ export class CrdtStore {
     await this.log?.close();
   }
 
-  private opened(): GroupCommitLog<Buffer> {
+  private opened(): GroupCommitLog<Uint8Array> {
     assert(this.log, 'store is not open');
     return this.log;
   }

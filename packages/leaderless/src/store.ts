@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { assert } from '@playground/core';
 import type { NodeId } from '@playground/core';
-import { frameRecord, GroupCommitLog, recoverLog, unpackBatch } from '@playground/storage';
+import { frameRecord, openBatchLog, type GroupCommitLog } from '@playground/storage';
 import type { PutMessage, StateMessage } from './core/messages.js';
 import type { ReplicaSnapshot } from './core/replica.js';
 
@@ -38,7 +38,7 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
  * about disk. After a failed write every append rejects (fail-stop).
  */
 export class Store {
-  private log: GroupCommitLog<Buffer> | undefined;
+  private log: GroupCommitLog<Uint8Array> | undefined;
   private compacting = false;
 
   constructor(private readonly options: StoreOptions) {}
@@ -63,9 +63,9 @@ export class Store {
    */
   async open(): Promise<{ records: WalRecord[]; truncatedBytes: number }> {
     await mkdir(this.options.dir, { recursive: true });
-    const recovered = await recoverLog(this.path, { decode: (payload) => unpackBatch(packr, payload) as WalRecord[] });
-    this.log = await GroupCommitLog.open(this.path, { flushAt: 'check', encode: (payloads) => frameRecord(packr.pack(payloads)) });
-    return { records: recovered.records.flat(), truncatedBytes: recovered.truncatedBytes };
+    const { log, records, truncatedBytes } = await openBatchLog(this.path, packr);
+    this.log = log;
+    return { records: records as WalRecord[], truncatedBytes };
   }
 
   /** Resolves once the record is on disk. */
@@ -87,7 +87,7 @@ export class Store {
     await this.log?.close();
   }
 
-  private opened(): GroupCommitLog<Buffer> {
+  private opened(): GroupCommitLog<Uint8Array> {
     assert(this.log !== undefined, 'store is not open');
     return this.log;
   }
@@ -97,7 +97,7 @@ export class Store {
    * before it are written first (the snapshot covers them), those made meanwhile wait and go
    * after it (it covers them too; replaying a join twice changes nothing).
    */
-  private compact(log: GroupCommitLog<Buffer>): void {
+  private compact(log: GroupCommitLog<Uint8Array>): void {
     this.compacting = true;
     void log
       .exclusive((file) => file.replace([frameRecord(packr.pack({ t: 'snap', s: this.options.snapshot() } satisfies WalRecord))]))

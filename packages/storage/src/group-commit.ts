@@ -22,6 +22,7 @@
 import { fdatasyncSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomically } from './atomic-file.js';
+import { frameRecord } from './record.js';
 
 /**
  * When the appends queued in a turn are written:
@@ -37,8 +38,11 @@ export type FlushPoint = 'check' | 'microtask';
 
 export interface GroupCommitOptions<T> {
   readonly flushAt: FlushPoint;
-  /** The bytes one batch of appends is written as: one record per append, or one for the batch. */
-  readonly encode: (batch: readonly T[]) => Buffer;
+  /**
+   * The payload of the ONE record a batch is written as (framed here): one record per write is
+   * what lets recovery tell a torn write from damage (recover.ts).
+   */
+  readonly encode: (batch: readonly T[]) => Uint8Array;
   /** fdatasync (default true). Off only for tests and benchmarks of the rest. */
   readonly fsync?: boolean;
 }
@@ -248,7 +252,7 @@ export class GroupCommitLog<T> {
   /** Writes the appends held back (see write()) as one record, unsynced. */
   private writeHeld(): void {
     if (this.held.length === 0) return;
-    const bytes = this.options.encode(this.held);
+    const bytes = frameRecord(this.options.encode(this.held));
     this.held = [];
     const fd = this.handle.fd;
     for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, this.fileBytes + written);

@@ -8,4 +8,4 @@ export { readFileWrittenAtomically, writeFileAtomically, type AtomicWriteOptions
 export { GroupCommitLog, LogFailedError, type FlushPoint, type GroupCommitOptions, type LogRewrite } from './group-commit.js';
 export { findValidRecord, frameRecord, MAX_RECORD_PAYLOAD_BYTES, readRecordAt, RECORD_HEADER_BYTES, type RecordRead } from './record.js';
 export { LogCorruptError, recoverLog, scanRecords, type RecoveredLog, type RecoverOptions, type ScannedLog, type ScannedRecord } from './recover.js';
-export { unpackBatch, type Unpacker } from './batch.js';
+export { openBatchLog, unpackBatch, type BatchLog, type Codec } from './batch.js';

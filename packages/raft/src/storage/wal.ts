@@ -98,7 +98,7 @@ export class RaftLogFile implements DurableLog {
       // The driver makes one save per Ready and waits for it: nothing more would join.
       flushAt: 'microtask',
       fsync,
-      encode: (ops) => frameRecord(packr.pack(ops)),
+      encode: (ops) => packr.pack(ops),
     });
     const terms = state.entries.map((entry) => entry.term);
     const log = new RaftLogFile(file, state.hardState, terms);
