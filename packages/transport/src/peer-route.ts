@@ -48,24 +48,14 @@ export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response
     const from = c.req.header(PEER_HEADER_FROM) ?? '';
     const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
 
-    const fault = o.peerIds.has(from) ? o.faults.inbound(from) : null;
-    if (fault !== null && incoming !== undefined) {
-      o.metrics.peerDropped.labels(from, TYPE_PATTERN.test(type) ? type : 'invalid', 'in', fault).inc();
-      if (fault === 'blackhole') await hold(incoming.socket, o.held);
-      incoming.socket.destroy(); // reject: at once, like a dead process
-      return c.body(null, 503);
-    }
+    const label = TYPE_PATTERN.test(type) ? type : 'invalid';
+    if (incoming !== undefined && (await cutIfPartitioned(o, from, label, incoming.socket))) return c.body(null, 503);
 
     if (!TYPE_PATTERN.test(type)) return errorResponse(c, 400, 'bad_request', `type: must match ${TYPE_PATTERN.source}`);
-    if (!o.peerIds.has(from)) return errorResponse(c, 401, 'unauthenticated', `${PEER_HEADER_FROM}: ${JSON.stringify(from)} is not a member`);
     const to = c.req.header(PEER_HEADER_TO) ?? '';
-    if (to !== o.self) {
-      return errorResponse(c, 401, 'unauthenticated', `message addressed to ${JSON.stringify(to)} but this is ${o.self}; check the peer lists`);
-    }
     const ts = c.req.header(PEER_HEADER_TS) ?? '';
-    if (o.signer !== null && !isFreshTimestamp(ts, Date.now())) {
-      return errorResponse(c, 401, 'unauthenticated', `${PEER_HEADER_TS}: missing or more than 5 minutes from this node's clock`);
-    }
+    const refusal = envelopeRefusal(o, from, to, ts);
+    if (refusal !== null) return errorResponse(c, 401, 'unauthenticated', refusal);
 
     const bytes = await readBody(c, incoming, o.maxPeerBodyBytes);
     if (bytes === null) return errorResponse(c, 413, 'too_large', `peer message over ${o.maxPeerBodyBytes} bytes`);
@@ -73,7 +63,7 @@ export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response
     if (o.signer !== null) {
       const sig = c.req.header(PEER_HEADER_SIG) ?? '';
       if (!o.signer.verify(from, to, type, ts, bytes, sig)) {
-        return errorResponse(c, 401, 'unauthenticated', `${PEER_HEADER_SIG}: missing or invalid HMAC`);
+        return errorResponse(c, 401, 'unauthenticated', BAD_SIGNATURE);
       }
     }
 
@@ -81,6 +71,29 @@ export function peerRoute(o: PeerRouteOptions): (c: Context) => Promise<Response
     if (d.ok) return c.body(d.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/msgpack' });
     return errorResponse(c, d.status, d.code, d.message);
   };
+}
+
+/**
+ * An inbound cut (injected fault) from `from`, applied to its connection: true if it was cut,
+ * after holding it (blackhole: until the sender gives up) or at once (reject: a dead process).
+ */
+export async function cutIfPartitioned(o: Pick<PeerRouteOptions, 'peerIds' | 'faults' | 'metrics' | 'held'>, from: string, label: string, socket: Socket): Promise<boolean> {
+  const fault = o.peerIds.has(from) ? o.faults.inbound(from) : null;
+  if (fault === null) return false;
+  o.metrics.peerDropped.labels(from, label, 'in', fault).inc();
+  if (fault === 'blackhole') await hold(socket, o.held);
+  socket.destroy();
+  return true;
+}
+
+export const BAD_SIGNATURE = `${PEER_HEADER_SIG}: missing or invalid HMAC`;
+
+/** Why a message's (or stream's) sender, destination or timestamp is refused (401), or null. */
+export function envelopeRefusal(o: Pick<PeerRouteOptions, 'self' | 'peerIds' | 'signer'>, from: string, to: string, ts: string): string | null {
+  if (!o.peerIds.has(from)) return `${PEER_HEADER_FROM}: ${JSON.stringify(from)} is not a member`;
+  if (to !== o.self) return `message addressed to ${JSON.stringify(to)} but this is ${o.self}; check the peer lists`;
+  if (o.signer !== null && !isFreshTimestamp(ts, Date.now())) return `${PEER_HEADER_TS}: missing or more than 5 minutes from this node's clock`;
+  return null;
 }
 
 export type Delivery =
@@ -119,7 +132,7 @@ export async function deliver(
 }
 
 /** Holds a blackholed connection until its sender gives up, the bound passes or the server closes. */
-export function hold(socket: Socket, held: Set<() => void>): Promise<void> {
+function hold(socket: Socket, held: Set<() => void>): Promise<void> {
   return new Promise((resolve) => {
     const release = (): void => {
       clearTimeout(timer);

@@ -15,7 +15,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { NodeId } from '@playground/core';
-import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS, isFreshTimestamp } from './auth.js';
+import { PEER_HEADER_FROM, PEER_HEADER_SIG, PEER_HEADER_TO, PEER_HEADER_TS } from './auth.js';
 import {
   FrameReader,
   FrameTooLargeError,
@@ -28,7 +28,7 @@ import {
   maxRequestFrame,
 } from './frames.js';
 import { errorBody } from './http-errors.js';
-import { deliver, hold, TYPE_PATTERN, type PeerRouteOptions } from './peer-route.js';
+import { BAD_SIGNATURE, cutIfPartitioned, deliver, envelopeRefusal, TYPE_PATTERN, type PeerRouteOptions } from './peer-route.js';
 import { Corker } from './corker.js';
 
 const STREAM_ID_PATTERN = /^[0-9a-f]{32}$/;
@@ -71,24 +71,14 @@ export class StreamServer {
       return refuse(socket, 404, 'not_found', `no upgrade to ${JSON.stringify(header('upgrade'))} at ${req.url ?? ''}`);
     }
     const from = header(PEER_HEADER_FROM);
-    const fault = o.peerIds.has(from) ? o.faults.inbound(from) : null;
-    if (fault !== null) {
-      o.metrics.peerDropped.labels(from, STREAM_TYPE, 'in', fault).inc();
-      if (fault === 'blackhole') await hold(socket, o.held);
-      socket.destroy();
-      return;
-    }
+    if (await cutIfPartitioned(o, from, STREAM_TYPE, socket)) return;
     const to = header(PEER_HEADER_TO);
     const ts = header(PEER_HEADER_TS);
     const streamId = header(PEER_HEADER_STREAM);
-    let refusal: string | null = null;
-    if (!o.peerIds.has(from)) refusal = `${PEER_HEADER_FROM}: ${JSON.stringify(from)} is not a member`;
-    else if (to !== o.self) refusal = `stream addressed to ${JSON.stringify(to)} but this is ${o.self}; check the peer lists`;
-    else if (!STREAM_ID_PATTERN.test(streamId)) refusal = `${PEER_HEADER_STREAM}: must be 32 lowercase hex digits`;
-    else if (o.signer !== null && !isFreshTimestamp(ts, Date.now())) {
-      refusal = `${PEER_HEADER_TS}: missing or more than 5 minutes from this node's clock`;
-    } else if (o.signer !== null && !o.signer.verify(from, to, STREAM_TYPE, ts, Buffer.from(streamId, 'hex'), header(PEER_HEADER_SIG))) {
-      refusal = `${PEER_HEADER_SIG}: missing or invalid HMAC`;
+    let refusal = envelopeRefusal(o, from, to, ts);
+    if (refusal === null && !STREAM_ID_PATTERN.test(streamId)) refusal = `${PEER_HEADER_STREAM}: must be 32 lowercase hex digits`;
+    if (refusal === null && o.signer !== null && !o.signer.verify(from, to, STREAM_TYPE, ts, Buffer.from(streamId, 'hex'), header(PEER_HEADER_SIG))) {
+      refusal = BAD_SIGNATURE;
     }
     if (refusal !== null) {
       route(401);
