@@ -24,6 +24,7 @@ import { inTurns, medianBy } from './turns.js';
 import { httpCall, pollUntil, sleep } from './http.js';
 import { parsePrometheus, sumOf, type Sample } from './metrics.js';
 import { provenance, type Provenance } from './provenance.js';
+import { keySequence, runTag } from './keys.js';
 
 export interface CrdtFiguresOptions {
   durationS: number;
@@ -95,9 +96,7 @@ export interface CrdtFiguresReport {
   table: string;
 }
 
-let uniq = 0;
-const runTag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-const nextKey = (): string => `cf-${runTag}-${++uniq}`;
+const nextKey = keySequence('cf');
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 function median(xs: readonly number[]): number {

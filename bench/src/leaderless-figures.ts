@@ -18,6 +18,7 @@ import { TestCluster } from '@playground/node/testing';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { processCpuMs } from './metrics.js';
 import { provenance, type Provenance } from './provenance.js';
+import { keySequence } from './keys.js';
 
 export interface LeaderlessFiguresOptions {
   /** Seconds per measurement (each configuration: incr, then count). */
@@ -67,9 +68,7 @@ export interface LeaderlessFiguresReport {
   table: string;
 }
 
-let uniq = 0;
-const runTag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-const nextKey = (): string => `lf-${runTag}-${++uniq}`;
+const nextKey = keySequence('lf');
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 

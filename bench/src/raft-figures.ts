@@ -19,6 +19,7 @@ import { EtcdCluster, b64, etcdVersion } from './etcd.js';
 import { httpCall, pollUntil, sleep } from './http.js';
 import { histogramBuckets, parsePrometheus, processCpuMs, sumOf } from './metrics.js';
 import { provenance } from './provenance.js';
+import { keySequence, runTag } from './keys.js';
 
 export interface FiguresOptions {
   durationS: number;
@@ -60,9 +61,7 @@ interface FiguresTarget {
   stop(): Promise<void>;
 }
 
-let uniq = 0;
-const runTag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-const nextKey = (): string => `f-${runTag}-${++uniq}`;
+const nextKey = keySequence('f');
 
 async function raftTarget(): Promise<FiguresTarget> {
   const cluster = await TestCluster.start({ topology: 'raft', nodes: 3, flags: { fsync: true } });
