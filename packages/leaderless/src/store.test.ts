@@ -18,18 +18,20 @@ afterEach(async () => {
 });
 
 const empty = { objects: [], hints: [], own: [] };
+/** A store that never compacts (the tests that compact say so). */
+const storeIn = (dir: string): Store => new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
 const put = (i: number): WalRecord => ({ t: 'put', m: { key: `k${i % 3}`, mode: 'merge', version: { c: { n1: i + 1 }, d: [[`k:id${i}`, 1]] } } });
 
 describe('Store', () => {
   it('gives back every acknowledged record after a restart, batching fsyncs', async () => {
     const dir = await tempDir();
-    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const store = storeIn(dir);
     expect((await store.open()).records).toEqual([]);
     await Promise.all(Array.from({ length: 200 }, (_, i) => store.append(put(i))));
     expect(store.records).toBe(200);
     expect(store.fsyncs).toBeLessThan(200); // group commit
     await store.close();
-    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const again = storeIn(dir);
     const { records } = await again.open();
     expect(records).toEqual(Array.from({ length: 200 }, (_, i) => put(i)));
     await again.close();
@@ -37,26 +39,26 @@ describe('Store', () => {
 
   it('cuts a torn tail off and keeps what precedes it', async () => {
     const dir = await tempDir();
-    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const store = storeIn(dir);
     await store.open();
     await store.append(put(1));
     await store.append(put(2));
     await store.close();
     await appendFile(join(dir, 'leaderless.wal'), Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 5])); // half a record
-    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const again = storeIn(dir);
     const { records, truncatedBytes } = await again.open();
     expect(records).toEqual([put(1), put(2)]);
     expect(truncatedBytes).toBe(9);
     await again.append(put(3));
     await again.close();
-    const third = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const third = storeIn(dir);
     expect((await third.open()).records).toEqual([put(1), put(2), put(3)]);
     await third.close();
   });
 
   it('cuts a last record whose checksum does not match (a torn append)', async () => {
     const dir = await tempDir();
-    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const store = storeIn(dir);
     await store.open();
     await store.append(put(1));
     await store.append(put(2));
@@ -65,14 +67,14 @@ describe('Store', () => {
     const bytes = await readFile(path);
     bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0xff;
     await writeFile(path, bytes);
-    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const again = storeIn(dir);
     expect((await again.open()).records).toEqual([put(1)]);
     await again.close();
   });
 
   it('writes the appends of one turn as one record, so a crash tearing any byte of it loses that batch and refuses nothing', async () => {
     const dir = await tempDir();
-    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const store = storeIn(dir);
     await store.open();
     await store.append(put(0));
     const batchAt = (await stat(store.path)).size;
@@ -83,14 +85,14 @@ describe('Store', () => {
     // A torn write can damage any page of the batch, the first included, and leave later ones whole.
     bytes[batchAt + 12] = (bytes[batchAt + 12] as number) ^ 0xff;
     await writeFile(store.path, bytes);
-    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const again = storeIn(dir);
     expect(await again.open()).toEqual({ records: [put(0)], truncatedBytes: bytes.length - batchAt });
     await again.close();
   });
 
   it('refuses to open on corruption in the middle, naming the file and the byte offset, and cuts nothing', async () => {
     const dir = await tempDir();
-    const store = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const store = storeIn(dir);
     await store.open();
     await store.append(put(1));
     const secondAt = (await stat(store.path)).size;
@@ -100,7 +102,7 @@ describe('Store', () => {
     const bytes = await readFile(store.path);
     bytes[secondAt + 12] = (bytes[secondAt + 12] as number) ^ 0xff;
     await writeFile(store.path, bytes);
-    const again = new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+    const again = storeIn(dir);
     const opening = again.open();
     await expect(opening).rejects.toBeInstanceOf(LogCorruptError);
     await expect(opening).rejects.toThrow(`${store.path}: corrupt at byte ${secondAt}: crc mismatch`);
