@@ -236,7 +236,7 @@ export class GroupCommitLog<T> {
     // on the path from a commit to its reply, and keeps one record per write, so that a crash
     // can tear only the last record (recover.ts). A crash loses it, as it could lose it from the
     // page cache.
-    this.held.push(...items);
+    this.held = this.held.length === 0 ? items : this.held.concat(items);
     if (!sync) return;
     this.writeHeld();
     if (this.unsynced) {
