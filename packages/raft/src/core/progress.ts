@@ -77,6 +77,8 @@ export class Progress {
    * already sent once, because those appends may have been lost (etcd does the same).
    */
   resendRequested = false;
+  /** The highest commitIndex sent to this follower (in an append, a heartbeat or a commit update). */
+  toldCommit = 0;
   private readonly inflights: Inflights;
 
   constructor(next: number, maxInflightAppends: number) {

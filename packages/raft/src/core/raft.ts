@@ -356,6 +356,7 @@ export class RaftCore {
       this.heartbeatElapsed = 0;
       replication.broadcastHeartbeat(this.log, this.currentTerm, this.reads?.lastContext() ?? null, this.send);
     }
+    replication.sendCommitUpdates(this.log, this.currentTerm, this.send);
   }
 
   private startPoll(type: 'vote' | 'prevote', term: number): void {
@@ -445,7 +446,6 @@ export class RaftCore {
     const candidate = replication.quorumMatch(this.log.persistedIndex, this.quorum);
     if (candidate > this.log.commitIndex && this.log.termAt(candidate) === this.currentTerm) {
       this.log.commitTo(candidate);
-      replication.noteCommitAdvanced();
     }
   }
 

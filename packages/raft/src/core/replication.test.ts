@@ -35,12 +35,23 @@ describe('log replication (Raft §5.3)', () => {
     for (const id of net.ids) expect(net.applied.get(id)).toEqual(reference);
   });
 
-  it('followers learn a new commit index at once, not at the next heartbeat', () => {
+  it('followers learn a new commit index with the next append, or within one tick, not at the next heartbeat', () => {
     const net = new Network();
     const leader = net.elect('n1');
+    net.tick(1);
     leader.propose(incr());
-    net.stabilize(); // no tick: no heartbeat
-    for (const node of net.nodes.values()) expect(node.commitIndex).toBe(2);
+    net.stabilize();
+    expect(leader.commitIndex).toBe(2);
+    // Nothing else to send: no message of its own for a commit index alone (§5.3)...
+    for (const id of ['n2', 'n3']) expect(net.nodes.get(id)?.commitIndex).toBe(1);
+    // ...until the next append carries it,
+    leader.propose(incr());
+    net.stabilize();
+    for (const id of ['n2', 'n3']) expect(net.nodes.get(id)?.commitIndex).toBe(2);
+    // or the next tick does, well before a heartbeat is due.
+    expect(RAFT_DEFAULTS.heartbeatTicks).toBeGreaterThan(1);
+    net.tick(1);
+    for (const node of net.nodes.values()) expect(node.commitIndex).toBe(3);
   });
 
   it('a follower acknowledges in the same Ready that carries the entries to persist', () => {

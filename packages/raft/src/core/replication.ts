@@ -14,14 +14,22 @@ export interface ReplicationLimits {
  * The leader's half of log replication (Raft §5.3): one Progress per follower, appends
  * batched and pipelined, fast backup on rejection, and the commit rule of §5.4.2.
  *
- * Sending is deferred to flush(), called when the driver asks for a Ready: every proposal,
- * acknowledgement and commit advance between two Readys then costs at most one batch per
- * follower instead of one message each.
+ * Sending is deferred to flush(), called when the driver asks for a Ready: every proposal and
+ * acknowledgement between two Readys then costs at most one batch per follower instead of one
+ * message each.
+ *
+ * A new commitIndex travels with the next append or heartbeat, as in the paper (§5.3: the leader
+ * "includes that index in future AppendEntries RPCs"), and a follower sent neither within a
+ * tick is told it by itself then (sendCommitUpdates). Not at once, as etcd-io/raft does: under
+ * load the next append follows within a round trip anyway, and at one client an immediate notice
+ * costs every follower a wake-up per increment, off the critical path but on the same 2 cores as
+ * the next increment's (measured: 1-connection increments 15-20% faster without it). What a
+ * follower learns later is only its own applied state for `consistency=local` reads, which
+ * promise no freshness; its linearizable reads learn the commit index from the heartbeat round
+ * that confirms their read index.
  */
 export class Replication {
   private readonly progress = new Map<NodeId, Progress>();
-  /** commitIndex moved: followers not otherwise sent anything this round get a commit update. */
-  private commitAdvanced = false;
   /** A ReadIndex request arrived: send a heartbeat with its context at once (§6.4). */
   private heartbeatRequested = false;
 
@@ -32,10 +40,6 @@ export class Replication {
     private readonly limits: ReplicationLimits,
   ) {
     for (const id of followers) this.progress.set(id, new Progress(nextIndex, limits.maxInflightAppends));
-  }
-
-  noteCommitAdvanced(): void {
-    this.commitAdvanced = true;
   }
 
   requestHeartbeat(): void {
@@ -62,14 +66,20 @@ export class Replication {
         }
       }
       pr.resendRequested = false;
-      if (this.heartbeatRequested) {
-        this.sendHeartbeat(id, pr, log, term, readContext, send);
-      } else if (this.commitAdvanced && !sentAppend && pr.state === 'replicate') {
-        this.sendCommitUpdate(id, pr, log, term, send);
-      }
+      if (this.heartbeatRequested) this.sendHeartbeat(id, pr, log, term, readContext, send);
     }
-    this.commitAdvanced = false;
     this.heartbeatRequested = false;
+  }
+
+  /**
+   * Once a tick: tells the commitIndex to each follower in replicate state that was sent no
+   * append or heartbeat carrying it since it moved, so that an idle follower's applied state
+   * lags the leader's by at most a tick.
+   */
+  sendCommitUpdates(log: RaftLog, term: number, send: (m: Message) => void): void {
+    for (const [id, pr] of this.progress) {
+      if (pr.state === 'replicate' && pr.toldCommit < log.commitIndex) this.sendCommitUpdate(id, pr, log, term, send);
+    }
   }
 
   broadcastHeartbeat(log: RaftLog, term: number, readContext: string | null, send: (m: Message) => void): void {
@@ -151,16 +161,18 @@ export class Replication {
     const entries = last > prevIndex ? log.slice(pr.next, last) : [];
     send({ type: 'app', from: this.self, to, term, prevIndex, prevTerm, entries, commit: log.commitIndex });
     pr.onSent(last, entries.length);
+    pr.toldCommit = log.commitIndex;
   }
 
   /**
-   * Tells a follower the new commitIndex without waiting for the next heartbeat: an empty
-   * append anchored at its match, which it surely holds, so it cannot be rejected and does not
-   * disturb the pipeline (an answer at match is a no-op for the leader).
+   * Tells a follower the new commitIndex without waiting for the next append or heartbeat: an
+   * empty append anchored at its match, which it surely holds, so it cannot be rejected and does
+   * not disturb the pipeline (an answer at match is a no-op for the leader).
    */
   private sendCommitUpdate(to: NodeId, pr: Progress, log: RaftLog, term: number, send: (m: Message) => void): void {
     const prevTerm = log.termAt(pr.match) as number;
     send({ type: 'app', from: this.self, to, term, prevIndex: pr.match, prevTerm, entries: [], commit: log.commitIndex });
+    pr.toldCommit = log.commitIndex;
   }
 
   private sendHeartbeat(
@@ -174,5 +186,6 @@ export class Replication {
     // Never tell a follower to commit past what it is known to hold (etcd: min(commit, match)).
     const commit = Math.min(log.commitIndex, pr.match);
     send({ type: 'hb', from: this.self, to, term, commit, context });
+    pr.toldCommit = Math.max(pr.toldCommit, commit);
   }
 }

@@ -22,7 +22,7 @@ interface CoreInternals {
   currentLeader: string | null;
   electionElapsed: number;
   log: { persistedIndex: number; commitIndex: number; commitTo(index: number): boolean };
-  replication: { quorumMatch(own: number, quorum: number): number; noteCommitAdvanced(): void } | null;
+  replication: { quorumMatch(own: number, quorum: number): number } | null;
   send(m: Message): void;
   maybeCommit(): void;
   handleVoteRequest(m: Message & { type: 'vote' | 'prevote' }): void;
@@ -37,7 +37,6 @@ const commitByCounting: CoreFactory = (config, restored) => {
     const candidate = this.replication.quorumMatch(this.log.persistedIndex, this.quorum);
     if (candidate > this.log.commitIndex) {
       this.log.commitTo(candidate); // missing: && termAt(candidate) === currentTerm (§5.4.2)
-      this.replication.noteCommitAdvanced();
     }
   };
   return core;
