@@ -19,7 +19,7 @@
 import { loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { TestCluster } from '@playground/node/testing';
-import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { WARMUP_S, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { inTurns, medianBy } from './turns.js';
 import { httpCall, pollUntil, sleep } from './http.js';
 import { parsePrometheus, sumOf, type Sample } from './metrics.js';
@@ -277,7 +277,7 @@ export async function runCrdtFigures(options: CrdtFiguresOptions): Promise<CrdtF
       let idemChecks = 0;
       let peerMessages = 0;
       const rpcFailures: Record<string, number> = {};
-      for (const cluster of [single, three]) await incrThroughput(cluster, keyed, options, 1); // warm-up
+      for (const cluster of [single, three]) await incrThroughput(cluster, keyed, options, WARMUP_S); // unrecorded
       const [singleRuns, threeRuns] = (await inTurns(
         [single, three],
         THROUGHPUT_ROUNDS,
@@ -372,7 +372,7 @@ export function crdtTable(report: Omit<CrdtFiguresReport, 'table'>, options: Pic
     `Machine: ${p.cpu}, ${p.cores} cores, ${p.memoryGiB} GiB, ${p.os}; Node ${p.node}; commit ${p.commit}; ${p.startedAt}; ` +
       `load average (1-minute) ${p.loadAverage} at the start, ${p.loadAverageEnd} at the end (the machine is shared: read ratios, not absolutes)`,
     '',
-    `CRDT counter, gossip every ${report.gossipMs} ms, loopback, log fsync'd. Throughput: POST /incr through n1, ${options.connections} connections, ${THROUGHPUT_ROUNDS} rounds of ${options.durationS} s per cluster after 1 s of warm-up, the clusters taking turns; the median round of each; latency in ms (HDR, per response).`,
+    `CRDT counter, gossip every ${report.gossipMs} ms, loopback, log fsync'd. Throughput: POST /incr through n1, ${options.connections} connections, ${THROUGHPUT_ROUNDS} rounds of ${options.durationS} s per cluster after ${WARMUP_S} s of warm-up, the clusters taking turns; the median round of each; latency in ms (HDR, per response).`,
     '',
     '| incr at 64 connections | 1 node: ok/s | 1 node: p50 / p99 | 3 nodes: ok/s | 3 nodes: p50 / p99 | 3 nodes / 1 node (ok/s) | 3 nodes / 1 node (p50) | non-2xx + errors (1 / 3) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -15,7 +15,7 @@
  */
 import { loadavg } from 'node:os';
 import { TestCluster } from '@playground/node/testing';
-import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { WARMUP_S, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { processCpuMs } from './metrics.js';
 import { provenance, type Provenance } from './provenance.js';
 import { keySequence } from './keys.js';
@@ -147,9 +147,9 @@ export async function runLeaderlessFigures(options: LeaderlessFiguresOptions): P
       ...[1, 2, 3].map((q) => ({ label: `3 nodes, (W,R) = (${q},${q})`, cluster: three as TestCluster, w: q, r: q, key: `q${q}` })),
     ];
     // Cold processes (JIT, pools) would slow whichever configuration runs first on a cluster.
-    log('  warm-up: 3 s of incr on each cluster');
+    log(`  warm-up: ${WARMUP_S} s of incr on each cluster`);
     for (const cluster of [single, three]) {
-      await runClosedLoop({ label: 'warm-up', url: `${cluster.node('n1').url}/incr?key=warmup`, method: 'POST', body: '{}', connections: options.connections, durationS: 3, perRequest: () => ({ headers: { 'idempotency-key': nextKey() } }), signal: options.signal });
+      await runClosedLoop({ label: 'warm-up', url: `${cluster.node('n1').url}/incr?key=warmup`, method: 'POST', body: '{}', connections: options.connections, durationS: WARMUP_S, perRequest: () => ({ headers: { 'idempotency-key': nextKey() } }), signal: options.signal });
     }
     const runs = new Map<Config, QuorumRun[]>(configs.map((c) => [c, []]));
     for (const [pass, order] of [configs, [...configs].reverse()].entries()) {
@@ -214,7 +214,7 @@ export function leaderlessTable(report: Omit<LeaderlessFiguresReport, 'table'>):
     `Machine: ${p.cpu}, ${p.cores} cores, ${p.memoryGiB} GiB, ${p.os}; Node ${p.node}; commit ${p.commit}; ${p.startedAt}; ` +
       `load average (1-minute) ${p.loadAverage} at the start, ${p.loadAverageEnd} at the end (the machine is shared: read ratios, not absolutes)`,
     '',
-    `Leaderless, no faults, one coordinator (n1), ${report.connections} connections, ${report.durationS} s per measurement (after 1 s of warm-up; then 2 s of incr at 1 connection), loopback, log fsync'd.`,
+    `Leaderless, no faults, one coordinator (n1), ${report.connections} connections, ${report.durationS} s per measurement (after ${WARMUP_S} s of warm-up per cluster; then 2 s of incr at 1 connection), loopback, log fsync'd.`,
     'incr = POST /incr?w=W with a unique Idempotency-Key per request; count = GET /count?r=R on the same key (each configuration its own key).',
     'Two passes, the second in reverse order (ABBA: linear drift of a shared machine cancels); figures are the means of the two passes. Latency in ms (HDR, per response).',
     '',

@@ -13,7 +13,7 @@
  *    killed member, wait until it has caught up, and repeat. One system at a time, on a fresh cluster.
  */
 import { TestCluster } from '@playground/node/testing';
-import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { WARMUP_S, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { inTurns, medianBy } from './turns.js';
 import { EtcdCluster, b64, etcdVersion } from './etcd.js';
 import { httpCall, pollUntil, sleep } from './http.js';
@@ -273,8 +273,8 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
   try {
     for (const make of makers) up.push(await make());
     for (const t of up) {
-      log(`${t.name} ${t.version}: warming up (2 s at 64 connections)`);
-      await throughput(t, 64, 2, options.signal);
+      log(`${t.name} ${t.version}: warming up (${WARMUP_S} s at 64 connections)`);
+      await throughput(t, 64, WARMUP_S, options.signal);
     }
     const c64RoundS = Math.max(2, Math.round(options.durationS / ROUNDS));
     const c1RoundS = Math.max(2, Math.round(options.durationS / 2 / ROUNDS));
