@@ -55,6 +55,25 @@ describe('GroupCommitLog', () => {
     }
   });
 
+  it('syncs a batch the caller marks off the event loop on the thread pool (the loop runs meanwhile), others in place', async () => {
+    const { log, path } = await openLog({ ...perAppend('microtask'), syncOffLoop: (items) => items.length > 1 });
+    // Appended in one go and synced in place: done before the loop gets to its check phase.
+    let loopRan = false;
+    setImmediate(() => (loopRan = true));
+    await log.append('alone');
+    expect(loopRan).toBe(false);
+    // A batch of two: the fdatasync goes to the thread pool, the loop turns before it is done,
+    // and the appends still resolve only after it.
+    loopRan = false;
+    setImmediate(() => (loopRan = true));
+    const settled: string[] = [];
+    await Promise.all(['x', 'y'].map((value) => log.append(value).then(() => settled.push(`${value} after loop: ${loopRan}`))));
+    expect(settled).toEqual(['x after loop: true', 'y after loop: true']);
+    expect(log.fsyncs).toBe(2);
+    await log.close();
+    expect(await contents(path)).toEqual(['alone', 'x', 'y']);
+  });
+
   it('writes a whole batch as one record', async () => {
     const { log, path } = await openLog({ flushAt: 'microtask', encode: (batch) => text(batch.join('+')) });
     await Promise.all([log.append('a'), log.append('b'), log.append('c')]);
