@@ -86,6 +86,8 @@ export class CounterCrdt {
   private readonly seen = new Map<NodeId, number>();
   private readonly valueCache = new Map<string, number>();
   private liveCount = 0;
+  /** The highest seq of an own dot ever merged (own seqs only grow; see highestOwnSeq). */
+  private highestOwnMerged = 0;
   /** This node's dots prepared but not yet merged (seq -> deps), in the order they were prepared. */
   private readonly preparing = new Map<number, Readonly<Record<NodeId, number>>>();
   /** What changed, by local version (never replicated): drives delta-state replication. */
@@ -179,9 +181,9 @@ export class CounterCrdt {
 
   /** The highest seq of this node's own dots held here (live or folded). */
   highestOwnSeq(): number {
-    let high = Math.max(this.seenOf(this.self), this.compacted.get(this.self)?.upToSeq ?? 0);
-    for (const seq of this.live.get(this.self)?.keys() ?? []) high = Math.max(high, seq);
-    return high;
+    // An own dot merged and since folded is at or below the compacted upToSeq, so the highest
+    // ever merged is the highest held: no walk over the live dots on every increment.
+    return Math.max(this.seenOf(this.self), this.compacted.get(this.self)?.upToSeq ?? 0, this.highestOwnMerged);
   }
 
   plainOf(key: string, origin: NodeId): Halves {
@@ -304,13 +306,22 @@ export class CounterCrdt {
     if (!byOrigin) this.live.set(dot.origin, (byOrigin = new Map()));
     byOrigin.set(dot.seq, dot);
     this.liveCount++;
+    if (dot.origin === this.self && dot.seq > this.highestOwnMerged) this.highestOwnMerged = dot.seq;
     const sameIdem = this.liveByIdem.get(dot.idem);
     if (sameIdem) sameIdem.push(dot);
     else this.liveByIdem.set(dot.idem, [dot]);
     let byKey = this.liveByKey.get(dot.key);
     if (!byKey) this.liveByKey.set(dot.key, (byKey = new Set()));
     byKey.add(dot);
-    this.invalidateIdem(dot.idem);
+    if (sameIdem === undefined && !this.tombstones.has(dot.idem)) {
+      // The only dot of its idem (every first try): it counts, and whether any other dot
+      // counts depends only on dots of that other's idem, so the key's value moves by its
+      // delta. No re-sum of the key's live dots on every increment.
+      const cached = this.valueCache.get(dot.key);
+      if (cached !== undefined) this.valueCache.set(dot.key, cached + dot.delta);
+    } else {
+      this.invalidateIdem(dot.idem);
+    }
     this.advanceSeen(dot.origin, 0);
     this.changes.record({ kind: 'dot', origin: dot.origin, seq: dot.seq }, source);
     return 1;
