@@ -252,9 +252,10 @@ export class PeerClient implements PeerTransport {
     } else if (link.inFlight >= this.#o.maxInFlightPerPeer) {
       r = err({ kind: 'overloaded', message: `${this.#o.maxInFlightPerPeer} RPCs to ${peer} already in flight; not sent` });
     } else {
-      const gauge = this.#o.metrics.peerInFlight.labels(peer);
+      // Label objects rather than labels() on every call: that builds two closures (prom-client).
+      const gauge = this.#o.metrics.peerInFlight;
       link.inFlight++;
-      gauge.inc();
+      gauge.inc({ peer });
       try {
         r = await link.breaker.fire(type, bytes, timeoutMs);
       } catch (e) {
@@ -266,7 +267,7 @@ export class PeerClient implements PeerTransport {
         } else throw e;
       } finally {
         link.inFlight--;
-        gauge.dec();
+        gauge.dec({ peer });
       }
     }
     if (!r.ok) this.#o.metrics.peerFailures.labels(peer, type, r.error.kind).inc();
@@ -310,11 +311,11 @@ export class PeerClient implements PeerTransport {
     if (bytes.byteLength > maxBodyBytes) {
       return err({ kind: 'remote_error', status: 413, message: `a ${type} message of ${bytes.byteLength} bytes is over the peer bound of ${maxBodyBytes}; not sent` });
     }
-    metrics.peerSent.labels(peer, type).inc();
+    metrics.peerSent.inc({ peer, type });
     const startedMs = performance.now();
     const r = await this.#streamTo(link).send(type, bytes, timeoutMs);
     if (!r.ok && (r.error.kind === 'timeout' || r.error.kind === 'unreachable')) throw new AttemptFailure(r.error);
-    metrics.peerRpcDuration.labels(peer, type).observe((performance.now() - startedMs) / 1000);
+    metrics.peerRpcDuration.observe({ peer, type }, (performance.now() - startedMs) / 1000);
     return r;
   }
 

@@ -117,7 +117,7 @@ export async function deliver(
   } catch (e) {
     return { ok: false, status: 400, code: 'bad_request', message: `body: not valid msgpack: ${(e as Error).message}` };
   }
-  o.metrics.peerReceived.labels(from, type).inc();
+  o.metrics.peerReceived.inc({ peer: from, type });
   // The sender's breaker probe (peer-client.ts): answered here, the topology never sees it.
   if (type === PING_TYPE) return { ok: true, body: PONG };
   let result: unknown;
