@@ -255,6 +255,7 @@ export class LeaderlessNode implements TopologyNode {
     const { reply: out, effects } = this.replica.applyPut(msg);
     this.countEffects(effects, out.status === 'refused' ? out.reason : undefined);
     if (out.status === 'refused') return out;
+    if (effects.changed) this.background.noteChanged(msg.key);
     await this.store.append({ t: 'put', m: msg });
     return out;
   }
@@ -263,8 +264,12 @@ export class LeaderlessNode implements TopologyNode {
     const { reply: out, effects } = this.replica.applyState(msg);
     this.countEffects(effects, out.status === 'refused' ? out.reason : undefined);
     if (out.status === 'refused') return out;
-    if (effects.changed) await this.store.append({ t: 'state', m: msg });
-    else await this.store.sync();
+    if (effects.changed) {
+      this.background.noteChanged(msg.key);
+      await this.store.append({ t: 'state', m: msg });
+    } else {
+      await this.store.sync();
+    }
     return out;
   }
 
