@@ -12,7 +12,7 @@ import { newHistogram, recordMs, summarize, type LatencySummary } from './hist.j
  * process is slow at first: on a new 3-node Raft cluster at 64 connections the members' CPU per
  * increment fell from about 370 us in the first 4 s to about 200 us from the 8th second on, and
  * stayed there (JIT tiers, heap sizing). A measurement that starts earlier reports the warm-up,
- * not the design. Every system of a comparison gets the same (etcd included, which needs none).
+ * not the design. Every system of a comparison gets the same, etcd included.
  */
 export const WARMUP_S = 8;
 
