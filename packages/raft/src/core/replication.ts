@@ -48,22 +48,16 @@ export class Replication {
 
   flush(log: RaftLog, term: number, readContext: string | null, send: (m: Message) => void): void {
     for (const [id, pr] of this.progress) {
-      let sentAppend = false;
       if (pr.state === 'probe') {
-        if (!pr.probeSent) {
-          this.sendAppend(id, pr, log, term, send);
-          sentAppend = true;
-        }
+        if (!pr.probeSent) this.sendAppend(id, pr, log, term, send);
       } else {
+        let sentAppend = false;
         while (!pr.paused && pr.next <= log.lastIndex) {
           this.sendAppend(id, pr, log, term, send);
           sentAppend = true;
         }
         // All sent, yet the follower lags: re-probe at next - 1; a rejection sends it back to probe.
-        if (!sentAppend && pr.resendRequested && !pr.paused && pr.match < log.lastIndex) {
-          this.sendAppend(id, pr, log, term, send);
-          sentAppend = true;
-        }
+        if (!sentAppend && pr.resendRequested && !pr.paused && pr.match < log.lastIndex) this.sendAppend(id, pr, log, term, send);
       }
       pr.resendRequested = false;
       if (this.heartbeatRequested) this.sendHeartbeat(id, pr, log, term, readContext, send);
