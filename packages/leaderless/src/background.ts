@@ -50,9 +50,9 @@ export class Background {
     await Promise.allSettled([...this.running]);
   }
 
-  /** The driver applied a change to `key` (a write, a repair, a hint). */
+  /** The driver applied a change to `key` (a write, a repair, a hint). Nothing to note with anti-entropy off. */
   noteChanged(key: string): void {
-    this.changedSinceRound.add(key);
+    if (this.node.config.antiEntropyMs > 0) this.changedSinceRound.add(key);
   }
 
   /**
