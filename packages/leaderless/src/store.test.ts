@@ -20,6 +20,15 @@ afterEach(async () => {
 const empty = { objects: [], hints: [], own: [] };
 /** A store that never compacts (the tests that compact say so). */
 const storeIn = (dir: string): Store => new Store({ dir, compactBytes: 1 << 30, snapshot: () => empty });
+/** A closed store in a fresh directory that appended `records` one by one: that directory. */
+async function dirHolding(records: readonly WalRecord[]): Promise<string> {
+  const dir = await tempDir();
+  const store = storeIn(dir);
+  await store.open();
+  for (const record of records) await store.append(record);
+  await store.close();
+  return dir;
+}
 const put = (i: number): WalRecord => ({ t: 'put', m: { key: `k${i % 3}`, mode: 'merge', version: { c: { n1: i + 1 }, d: [[`k:id${i}`, 1]] } } });
 
 describe('Store', () => {
@@ -38,12 +47,7 @@ describe('Store', () => {
   });
 
   it('cuts a torn tail off and keeps what precedes it', async () => {
-    const dir = await tempDir();
-    const store = storeIn(dir);
-    await store.open();
-    await store.append(put(1));
-    await store.append(put(2));
-    await store.close();
+    const dir = await dirHolding([put(1), put(2)]);
     await appendFile(join(dir, 'leaderless.wal'), Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 5])); // half a record
     const again = storeIn(dir);
     const { records, truncatedBytes } = await again.open();
@@ -57,12 +61,7 @@ describe('Store', () => {
   });
 
   it('cuts a last record whose checksum does not match (a torn append)', async () => {
-    const dir = await tempDir();
-    const store = storeIn(dir);
-    await store.open();
-    await store.append(put(1));
-    await store.append(put(2));
-    await store.close();
+    const dir = await dirHolding([put(1), put(2)]);
     const path = join(dir, 'leaderless.wal');
     const bytes = await readFile(path);
     bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0xff;
