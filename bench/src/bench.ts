@@ -9,6 +9,7 @@ import { loadTopology, parseKnobs, UsageError } from '@playground/node';
 import type { BenchOptions, BenchTopology } from './args.js';
 import { runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
 import { ETCD_MISSING, b64, etcdVersion } from './etcd.js';
+import { keySequence, rotatingKeys } from './keys.js';
 import { Progress } from './progress.js';
 import { readmeTable } from './report.js';
 import { runScenario, type RunOutcome } from './runner.js';
@@ -80,15 +81,18 @@ async function closedLoop(target: Target, options: BenchOptions, signal: AbortSi
   const durationS = Math.max(1, Math.round(options.durationS / 3));
   const node = (await target.leader()) ?? (target.nodes[0] as string);
   const url = target.urlOf(node);
-  let n = 0;
-  const tag = `cl-${Date.now().toString(36)}`;
   if (target.topology === 'etcd') {
     const incr = await runClosedLoop({ label: 'PUT /v3/kv/put (plain puts, not increments)', url: `${url}/v3/kv/put`, method: 'POST', body: JSON.stringify({ key: b64('bench-put'), value: b64('x') }), connections: options.connections, durationS, signal });
     const read = await runClosedLoop({ label: 'POST /v3/kv/range (linearizable)', url: `${url}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64('bench-put') }), connections: options.connections, durationS, signal });
     return { incr, read };
   }
-  const incr = await runClosedLoop({ label: `POST /incr on ${node}, unique Idempotency-Key`, url: `${url}/incr`, method: 'POST', body: '{"key":"bench-closed-loop"}', connections: options.connections, durationS, perRequest: () => ({ headers: { 'idempotency-key': `${tag}-${++n}` } }), signal });
-  const read = await runClosedLoop({ label: `GET /count on ${node}`, url: `${url}/count?key=bench-closed-loop`, method: 'GET', connections: options.connections, durationS, signal });
+  // Keys of this run's own, a fresh one every INCREMENTS_PER_KEY increments: repeated runs on one
+  // cluster, or a long one, never bring a key to a per-key bound (leaderless --dedup-max).
+  const keys = rotatingKeys('bench-closed-loop');
+  const readKey = keys.upcoming();
+  const nextIdempotencyKey = keySequence('cl');
+  const incr = await runClosedLoop({ label: `POST /incr on ${node}, unique Idempotency-Key`, url: `${url}/incr`, method: 'POST', connections: options.connections, durationS, perRequest: () => ({ headers: { 'idempotency-key': nextIdempotencyKey() }, body: JSON.stringify({ key: keys.next() }) }), signal });
+  const read = await runClosedLoop({ label: `GET /count on ${node}`, url: `${url}/count?key=${readKey}`, method: 'GET', connections: options.connections, durationS, signal });
   return { incr, read };
 }
 

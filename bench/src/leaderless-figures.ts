@@ -9,16 +9,18 @@
  * and a 3-node one (n=3). Through one coordinator, at 32 connections: autocannon POST /incr with
  * a unique Idempotency-Key per request, then GET /count, for (W,R) = (1,1), (2,2), (3,3) passed
  * per request in the query string (Dynamo §4.4: the coordinator waits for W-1 / R-1 replicas
- * besides itself). Each configuration writes its own key, so no run reads another's state.
+ * besides itself). Each measurement writes keys of its own, a fresh one every 10,000 increments
+ * (keys.ts: a key remembers at most --dedup-max Idempotency-Keys, then refuses keyed increments),
+ * so no run reads another's state and none runs into that bound however fast the machine.
  * Every configuration runs twice, the second pass in reverse order (ABBA), after a warm-up of
  * both clusters: on a shared machine, linear drift then cancels in the means.
  */
 import { loadavg } from 'node:os';
 import { TestCluster } from '@playground/node/testing';
-import { WARMUP_S, runClosedLoop, type ClosedLoopResult } from './closed-loop.js';
+import { WARMUP_S, runClosedLoop, type ClosedLoopOptions, type ClosedLoopResult } from './closed-loop.js';
 import { processCpuMs } from './metrics.js';
 import { provenance, type Provenance } from './provenance.js';
-import { keySequence } from './keys.js';
+import { INCREMENTS_PER_KEY, keySequence, rotatingKeys } from './keys.js';
 
 export interface LeaderlessFiguresOptions {
   /** Seconds per measurement (each configuration: incr, then count). */
@@ -30,7 +32,7 @@ export interface LeaderlessFiguresOptions {
   signal?: AbortSignal;
 }
 
-/** One measurement of one configuration: incr, then count, on the configuration's own key. */
+/** One measurement of one configuration: incr, then count, on keys of its own. */
 export interface QuorumRun {
   incr: ClosedLoopResult;
   /** incr at 1 connection: the quorum wait itself, without queueing behind other requests. */
@@ -68,7 +70,18 @@ export interface LeaderlessFiguresReport {
   table: string;
 }
 
-const nextKey = keySequence('lf');
+const nextIdempotencyKey = keySequence('lf');
+
+/**
+ * Keyed increments for autocannon: a unique Idempotency-Key each, and the counter key in the
+ * body, a fresh one before a key holds half the Idempotency-Keys a key remembers (--dedup-max),
+ * so that no measurement runs into the bound and counts refusals.
+ */
+function keyedIncrements(prefix: string, knobs: Record<string, string | boolean>): { perRequest: NonNullable<ClosedLoopOptions['perRequest']>; keys: ReturnType<typeof rotatingKeys> } {
+  const dedupMax = Number(knobs['dedup-max'] ?? Number.POSITIVE_INFINITY);
+  const keys = rotatingKeys(`lf-${prefix}`, Math.max(1, Math.min(INCREMENTS_PER_KEY, Math.floor(dedupMax / 2))));
+  return { keys, perRequest: () => ({ headers: { 'idempotency-key': nextIdempotencyKey() }, body: `{"key":"${keys.next()}"}` }) };
+}
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
@@ -86,23 +99,25 @@ interface Config {
   key: string;
 }
 
-async function measureOnce(c: Config, options: LeaderlessFiguresOptions): Promise<QuorumRun> {
+async function measureOnce(c: Config, pass: number, options: LeaderlessFiguresOptions): Promise<QuorumRun> {
   const { connections, durationS, signal, log } = options;
   const coordinator = c.cluster.node('n1').url;
-  const incrUrl = `${coordinator}/incr?w=${c.w}&key=${c.key}`;
+  const incrUrl = `${coordinator}/incr?w=${c.w}`;
   const incrLabel = `POST /incr?w=${c.w}, unique Idempotency-Key`;
-  const headers = (): { headers: Record<string, string> } => ({ headers: { 'idempotency-key': nextKey() } });
-  await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections, durationS: 1, perRequest: headers, signal });
+  const { perRequest, keys } = keyedIncrements(`${c.key}-${pass}`, options.knobs);
+  await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', connections, durationS: 1, perRequest, signal });
   const pids = c.cluster.nodes.map((n) => n.proc?.pid ?? null);
   const cpuBefore = pids.map((p) => (p === null ? null : processCpuMs(p)));
-  const incr = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections, durationS, perRequest: headers, signal });
+  // The key the measured run starts on: it holds as many increments as any of the run's.
+  const countKey = keys.upcoming();
+  const incr = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', connections, durationS, perRequest, signal });
   const cpuMs = pids.reduce<number>((sum, p, i) => {
     const after = p === null ? null : processCpuMs(p);
     const before = cpuBefore[i];
     return after === null || before === null || before === undefined ? sum : sum + (after - before);
   }, 0);
-  const count = await runClosedLoop({ label: `GET /count?r=${c.r}`, url: `${coordinator}/count?r=${c.r}&key=${c.key}`, method: 'GET', connections, durationS, signal });
-  const incrC1 = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', body: '{}', connections: 1, durationS: 2, perRequest: headers, signal });
+  const count = await runClosedLoop({ label: `GET /count?r=${c.r}`, url: `${coordinator}/count?r=${c.r}&key=${countKey}`, method: 'GET', connections, durationS, signal });
+  const incrC1 = await runClosedLoop({ label: incrLabel, url: incrUrl, method: 'POST', connections: 1, durationS: 2, perRequest, signal });
   const okIncr = incr.okPerSec * incr.durationS;
   log(
     `  ${c.label}: incr ${incr.okPerSec}/s p50 ${incr.latency.p50} p99 ${incr.latency.p99} ms (non-2xx ${incr.non2xx}, errors ${incr.errors}); ` +
@@ -149,14 +164,15 @@ export async function runLeaderlessFigures(options: LeaderlessFiguresOptions): P
     // Cold processes (JIT, pools) would slow whichever configuration runs first on a cluster.
     log(`  warm-up: ${WARMUP_S} s of incr on each cluster`);
     for (const cluster of [single, three]) {
-      await runClosedLoop({ label: 'warm-up', url: `${cluster.node('n1').url}/incr?key=warmup`, method: 'POST', body: '{}', connections: options.connections, durationS: WARMUP_S, perRequest: () => ({ headers: { 'idempotency-key': nextKey() } }), signal: options.signal });
+      const { perRequest } = keyedIncrements('warmup', options.knobs);
+      await runClosedLoop({ label: 'warm-up', url: `${cluster.node('n1').url}/incr`, method: 'POST', connections: options.connections, durationS: WARMUP_S, perRequest, signal: options.signal });
     }
     const runs = new Map<Config, QuorumRun[]>(configs.map((c) => [c, []]));
     for (const [pass, order] of [configs, [...configs].reverse()].entries()) {
       log(`  pass ${pass + 1}/2`);
       for (const c of order) {
         if (options.signal?.aborted === true) break;
-        runs.get(c)?.push(await measureOnce(c, options));
+        runs.get(c)?.push(await measureOnce(c, pass, options));
       }
     }
     const figures = configs.map((c) => summarizeConfig(c, runs.get(c) ?? []));
@@ -215,7 +231,7 @@ export function leaderlessTable(report: Omit<LeaderlessFiguresReport, 'table'>):
       `load average (1-minute) ${p.loadAverage} at the start, ${p.loadAverageEnd} at the end (the machine is shared: read ratios, not absolutes)`,
     '',
     `Leaderless, no faults, one coordinator (n1), ${report.connections} connections, ${report.durationS} s per measurement (after ${WARMUP_S} s of warm-up per cluster; then 2 s of incr at 1 connection), loopback, log fsync'd.`,
-    'incr = POST /incr?w=W with a unique Idempotency-Key per request; count = GET /count?r=R on the same key (each configuration its own key).',
+    `incr = POST /incr?w=W with a unique Idempotency-Key per request; count = GET /count?r=R on the first key the incr run wrote (each measurement writes keys of its own, a fresh one every ${INCREMENTS_PER_KEY} increments).`,
     'Two passes, the second in reverse order (ABBA: linear drift of a shared machine cancels); figures are the means of the two passes. Latency in ms (HDR, per response).',
     '',
     '| configuration | incr ok/s | incr p50 / p99 | incr p50 vs 1 node | incr p50 vs W=1 | count ok/s | count p50 / p99 | count p50 vs 1 node | 1 connection: incr p50 / p99 | 1 connection: incr p50 vs 1 node | non-2xx + errors |',
