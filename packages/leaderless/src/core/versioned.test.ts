@@ -44,6 +44,11 @@ describe('MergeObject (merge mode)', () => {
     for (let i = 0; i < 5; i++) obj.join(dotVersion({ [`n${i}`]: 1 }, `d${i}`, 1), 3);
     expect(obj.siblingCount()).toBeLessThanOrEqual(3);
     expect(obj.value()).toBe(5);
+    const before = obj.digest();
+    obj.collapse();
+    expect(obj.siblingCount()).toBe(1);
+    expect(obj.digest()).not.toBe(before);
+    expect(obj.digest()).toBe(MergeObject.fromWire(obj.toWire(), 3).digest());
   });
 
   it('has the same value whatever order versions arrive in, and converges after one exchange (property)', () => {
@@ -60,7 +65,11 @@ describe('MergeObject (merge mode)', () => {
         const make = (): MergeVersion[] =>
           vs.map((v) => dotVersion({ [v.other]: v.otherTick, [v.node]: v.tick }, `${v.id}`, v.delta));
         const a = new MergeObject();
-        for (const v of make()) a.join(v, 16);
+        for (const v of make()) {
+          a.join(v, 16);
+          // The digest it keeps is the digest of what it holds now (as rebuilt from the wire).
+          expect(a.digest()).toBe(MergeObject.fromWire(a.toWire(), 16).digest());
+        }
         const shuffled = make();
         for (let i = shuffled.length - 1; i > 0; i--) {
           const j = (seed * (i + 7)) % (i + 1);

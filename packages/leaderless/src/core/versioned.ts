@@ -46,9 +46,16 @@ function clockText(clock: VClock): string {
 export class MergeObject {
   readonly mode = 'merge' as const;
   private versions: MergeVersion[] = [];
+  /**
+   * digest() of the current state, or undefined once a join or collapse changed it. A replica
+   * reads the digest before and after every write it applies and answers digest reads with it,
+   * and building it hashes every sibling's clock and sums: kept, it is built once per change.
+   */
+  private digestCache: string | undefined;
 
   /** Takes ownership of `incoming.crdt`. Returns true when the sibling bound forced a collapse. */
   join(incoming: MergeVersion, siblingsMax: number): boolean {
+    this.digestCache = undefined;
     const dominators = this.versions.filter((v) => vclock.descends(v.clock, incoming.clock));
     if (dominators.length > 0) {
       for (const v of dominators) v.crdt.join(incoming.crdt);
@@ -86,6 +93,7 @@ export class MergeObject {
    */
   collapse(): void {
     if (this.versions.length <= 1) return;
+    this.digestCache = undefined;
     const sorted = [...this.versions].sort((a, b) => b.crdt.dotCount - a.crdt.dotCount);
     const base = sorted[0] as MergeVersion;
     let clock = base.clock;
@@ -133,9 +141,10 @@ export class MergeObject {
   }
 
   digest(): string {
+    if (this.digestCache !== undefined) return this.digestCache;
     const d = { hi: 0, lo: 0 };
     for (const v of this.versions) xorInto(d, digestOf(`${clockText(v.clock)}|${v.crdt.digest()}`));
-    return digestHex(d);
+    return (this.digestCache = digestHex(d));
   }
 
   toWire(): VersionWire[] {
