@@ -49,21 +49,30 @@ export class CounterCrdt {
     return 'added';
   }
 
-  /** Raises a coordinator's entry of the PN-counter; lower values are old news. */
-  raiseSum(node: NodeId, p: number, n: number): void {
+  /** Raises a coordinator's entry of the PN-counter; lower values are old news. True when it changed. */
+  raiseSum(node: NodeId, p: number, n: number): boolean {
     assert(p >= 0 && n >= 0, `sums must be non-negative, got ${p}/${n}`);
     const current = this.sums.get(node);
-    if (current === undefined) this.sums.set(node, { p, n });
-    else this.sums.set(node, { p: Math.max(current.p, p), n: Math.max(current.n, n) });
+    if (current !== undefined && p <= current.p && n <= current.n) return false;
+    this.sums.set(node, current === undefined ? { p, n } : { p: Math.max(current.p, p), n: Math.max(current.n, n) });
+    return true;
   }
 
   sumOf(node: NodeId): { p: number; n: number } {
     return this.sums.get(node) ?? { p: 0, n: 0 };
   }
 
-  join(other: CounterCrdt): void {
-    for (const [id, delta] of other.dots) this.addDot(id, delta);
-    for (const [node, s] of other.sums) this.raiseSum(node, s.p, s.n);
+  /** Joins `other` into this one; true when this changed (a dot added or lowered, a sum raised). */
+  join(other: CounterCrdt): boolean {
+    let changed = false;
+    for (const [id, delta] of other.dots) {
+      const existing = this.dots.get(id);
+      if (existing !== undefined && delta >= existing) continue;
+      this.addDot(id, delta);
+      changed = true;
+    }
+    for (const [node, s] of other.sums) changed = this.raiseSum(node, s.p, s.n) || changed;
+    return changed;
   }
 
   value(): number {

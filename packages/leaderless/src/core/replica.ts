@@ -69,7 +69,7 @@ export class Replica {
     const target = this.targetFor(msg.key, msg.hintFor, recovering);
     if (typeof target === 'string') return { reply: { status: 'refused', reason: target }, effects: { changed: false } };
     const { obj, isNewHint } = target;
-    const before = obj.digest();
+    const before = obj.revision;
     let duplicate = false;
     let lost: LwwLoss | undefined;
     let siblingsCollapsed = false;
@@ -86,7 +86,7 @@ export class Replica {
     this.install(msg.key, msg.hintFor, obj, isNewHint);
     const reply: PutReply = { status: duplicate ? 'duplicate' : 'stored', value: obj.value(), clock: obj.clock(), siblings: obj.siblingCount() };
     if (lost !== undefined) reply.lost = lost;
-    const effects: ApplyEffects = { changed: obj.digest() !== before, siblingsCollapsed, hintStored: isNewHint };
+    const effects: ApplyEffects = { changed: obj.revision !== before, siblingsCollapsed, hintStored: isNewHint };
     if (lost !== undefined) effects.lost = lost;
     return { reply, effects };
   }
@@ -96,14 +96,14 @@ export class Replica {
     const target = this.targetFor(msg.key, msg.hintFor, recovering);
     if (typeof target === 'string') return { reply: { status: 'refused', reason: target }, effects: { changed: false } };
     const { obj, isNewHint } = target;
-    const before = obj.digest();
+    const before = obj.revision;
     const incoming = objectFromWire(this.config.mode, msg.versions, this.config.siblingsMax);
     let lost: LwwLoss | undefined;
     let siblingsCollapsed = false;
     if (obj instanceof MergeObject) siblingsCollapsed = obj.joinObject(incoming as MergeObject, this.config.siblingsMax);
     else lost = obj.joinObject(incoming as LwwObject);
     this.install(msg.key, msg.hintFor, obj, isNewHint);
-    const effects: ApplyEffects = { changed: obj.digest() !== before, siblingsCollapsed, hintStored: isNewHint };
+    const effects: ApplyEffects = { changed: obj.revision !== before, siblingsCollapsed, hintStored: isNewHint };
     if (lost !== undefined) effects.lost = lost;
     return { reply: { status: 'stored', digest: obj.digest() }, effects };
   }

@@ -65,10 +65,13 @@ describe('MergeObject (merge mode)', () => {
         const make = (): MergeVersion[] =>
           vs.map((v) => dotVersion({ [v.other]: v.otherTick, [v.node]: v.tick }, `${v.id}`, v.delta));
         const a = new MergeObject();
-        for (const v of make()) {
+        for (const v of [...make(), ...make()]) {
+          const [digest, revision] = [a.digest(), a.revision];
           a.join(v, 16);
-          // The digest it keeps is the digest of what it holds now (as rebuilt from the wire).
+          // The digest it keeps is the digest of what it holds now (as rebuilt from the wire),
+          // and the revision moves exactly when that digest does (a replay changes nothing).
           expect(a.digest()).toBe(MergeObject.fromWire(a.toWire(), 16).digest());
+          expect(a.revision !== revision).toBe(a.digest() !== digest);
         }
         const shuffled = make();
         for (let i = shuffled.length - 1; i > 0; i--) {
@@ -116,6 +119,25 @@ describe('LwwObject (lww mode)', () => {
     obj.join({ clock: { a: 1 }, reg: { value: 1, tsUs: 100, writer: 'a' } });
     expect(obj.join({ clock: { a: 2 }, reg: { value: 2, tsUs: 200, writer: 'a' } })).toBeUndefined();
     expect(obj.value()).toBe(2);
+  });
+
+  it('moves its revision exactly when a join changes its state (property)', () => {
+    const version = fc.record({
+      node: fc.constantFrom('a', 'b', 'c'),
+      tick: fc.integer({ min: 1, max: 3 }),
+      value: fc.integer({ min: 0, max: 2 }),
+      tsUs: fc.integer({ min: 1, max: 4 }),
+    });
+    fc.assert(
+      fc.property(fc.array(version, { minLength: 1, maxLength: 12 }), (vs) => {
+        const obj = new LwwObject();
+        for (const v of [...vs, ...vs]) {
+          const [digest, revision] = [obj.digest(), obj.revision];
+          obj.join({ clock: { [v.node]: v.tick }, reg: { value: v.value, tsUs: v.tsUs, writer: v.node } });
+          expect(obj.revision !== revision).toBe(obj.digest() !== digest);
+        }
+      }),
+    );
   });
 
   it('a causally newer write with a clock behind loses: the skew hazard', () => {

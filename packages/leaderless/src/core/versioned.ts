@@ -46,21 +46,31 @@ function clockText(clock: VClock): string {
 export class MergeObject {
   readonly mode = 'merge' as const;
   private versions: MergeVersion[] = [];
+  private revisions = 0;
   /**
-   * digest() of the current state, or undefined once a join or collapse changed it. A replica
-   * reads the digest before and after every write it applies and answers digest reads with it,
-   * and building it hashes every sibling's clock and sums: kept, it is built once per change.
+   * digest() of the current state, or undefined once it changed: building it hashes every
+   * sibling's clock and sums, and digest reads and anti-entropy ask for it far more often than
+   * the state changes.
    */
   private digestCache: string | undefined;
 
+  /** Rises with every change of state (what a replica reads to tell whether a write changed anything). */
+  get revision(): number {
+    return this.revisions;
+  }
+
   /** Takes ownership of `incoming.crdt`. Returns true when the sibling bound forced a collapse. */
   join(incoming: MergeVersion, siblingsMax: number): boolean {
-    this.digestCache = undefined;
     const dominators = this.versions.filter((v) => vclock.descends(v.clock, incoming.clock));
     if (dominators.length > 0) {
-      for (const v of dominators) v.crdt.join(incoming.crdt);
+      // Nothing new unless the payload brings a dot or a sum a dominator lacks.
+      let changed = false;
+      for (const v of dominators) changed = v.crdt.join(incoming.crdt) || changed;
+      if (changed) this.changed();
       return false;
     }
+    // No version has seen it: its clock joins the set of siblings (and replaces those it dominates).
+    this.changed();
     const dominated: MergeVersion[] = [];
     const kept: MergeVersion[] = [];
     for (const v of this.versions) (vclock.compare(v.clock, incoming.clock) === 'before' ? dominated : kept).push(v);
@@ -93,7 +103,7 @@ export class MergeObject {
    */
   collapse(): void {
     if (this.versions.length <= 1) return;
-    this.digestCache = undefined;
+    this.changed();
     const sorted = [...this.versions].sort((a, b) => b.crdt.dotCount - a.crdt.dotCount);
     const base = sorted[0] as MergeVersion;
     let clock = base.clock;
@@ -151,6 +161,11 @@ export class MergeObject {
     return this.versions.map((v) => ({ c: v.clock, ...v.crdt.toWire() }));
   }
 
+  private changed(): void {
+    this.revisions++;
+    this.digestCache = undefined;
+  }
+
   static fromWire(wire: readonly VersionWire[], siblingsMax: number): MergeObject {
     const obj = new MergeObject();
     for (const v of wire) obj.join({ clock: v.c, crdt: CounterCrdt.fromWire(v) }, siblingsMax);
@@ -166,17 +181,25 @@ export class MergeObject {
 export class LwwObject {
   readonly mode = 'lww' as const;
   private version: LwwVersion | undefined;
+  private revisions = 0;
+
+  /** Rises with every change of state (what a replica reads to tell whether a write changed anything). */
+  get revision(): number {
+    return this.revisions;
+  }
 
   /** Returns why the losing value was lost, or undefined when nothing was (stale or same write). */
   join(incoming: LwwVersion): LwwLoss | undefined {
     const current = this.version;
     if (current === undefined) {
       this.version = incoming;
+      this.revisions++;
       return undefined;
     }
     const incomingWins = lwwWins(incoming.reg, current.reg);
     const winner = incomingWins ? incoming : current;
     const loser = incomingWins ? current : incoming;
+    if ((incomingWins && lwwDigest(incoming.reg) !== lwwDigest(current.reg)) || !vclock.descends(current.clock, incoming.clock)) this.revisions++;
     this.version = { clock: vclock.merge(winner.clock, loser.clock), reg: winner.reg };
     const sameWrite = loser.reg.tsUs === winner.reg.tsUs && loser.reg.writer === winner.reg.writer && loser.reg.value === winner.reg.value;
     if (sameWrite) return undefined;
