@@ -199,7 +199,9 @@ export class LwwObject {
     const incomingWins = lwwWins(incoming.reg, current.reg);
     const winner = incomingWins ? incoming : current;
     const loser = incomingWins ? current : incoming;
-    if ((incomingWins && lwwDigest(incoming.reg) !== lwwDigest(current.reg)) || !vclock.descends(current.clock, incoming.clock)) this.revisions++;
+    const registerChanges = incomingWins && lwwDigest(incoming.reg) !== lwwDigest(current.reg);
+    const clockChanges = !vclock.descends(current.clock, incoming.clock); // the new clock is their merge
+    if (registerChanges || clockChanges) this.revisions++;
     this.version = { clock: vclock.merge(winner.clock, loser.clock), reg: winner.reg };
     const sameWrite = loser.reg.tsUs === winner.reg.tsUs && loser.reg.writer === winner.reg.writer && loser.reg.value === winner.reg.value;
     if (sameWrite) return undefined;
