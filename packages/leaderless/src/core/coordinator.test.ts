@@ -57,6 +57,18 @@ describe('WriteRound', () => {
     expect(round.decision?.kind).toBe('unavailable');
   });
 
+  it("says which replicas refused and what their bound means (a key full of Idempotency-Keys is not a partition)", () => {
+    const round = new WriteRound(2, plan([{ node: 'n1' }, { node: 'n2' }, { node: 'n3' }], []), false, 100);
+    round.onReply('n1', { status: 'refused', reason: 'dots_full' });
+    round.onReply('n2', { status: 'refused', reason: 'dots_full' });
+    expect(round.decision).toBeUndefined();
+    round.onReply('n3', { status: 'refused', reason: 'keys_full' });
+    expect(round.decision?.kind).toBe('unavailable');
+    const reason = round.decision?.kind === 'unavailable' ? round.decision.reason : '';
+    expect(reason).toContain('n1, n2 refused: its copy of the key remembers as many Idempotency-Keys as a key may (--dedup-max)');
+    expect(reason).toContain('n3 refused: it stores as many keys as it may (--keys-max)');
+  });
+
   it('a timed-out copy is unknown: 504', () => {
     const round = new WriteRound(1, plan([{ node: 'n2' }], []), false, 100);
     round.onFailure('n2', { kind: 'timeout', message: 'slow' });

@@ -1,6 +1,7 @@
 import { assert, vclock } from '@playground/core';
 import type { NodeId, RpcFailure, VClock } from '@playground/core';
-import type { PutReply } from './messages.js';
+import { REFUSAL_MEANING } from './messages.js';
+import type { PutReply, RefusalReason } from './messages.js';
 
 /**
  * The coordinator of one request (Dynamo §4.5), as pure state machines: they are told what
@@ -76,6 +77,8 @@ type CopyState = 'pending' | 'acked' | 'not-applied' | 'unknown';
 export class WriteRound {
   private readonly copies = new Map<NodeId, { target: Target; state: CopyState }>();
   private readonly spare: NodeId[];
+  /** Replicas that refused their copy, and why (a bound): what a 503 must explain. */
+  private readonly refusals = new Map<NodeId, RefusalReason>();
   private decided: QuorumDecision | undefined;
   readonly replies: { node: NodeId; reply: Extract<PutReply, { status: 'stored' | 'duplicate' }>; hinted: boolean }[] = [];
 
@@ -121,6 +124,7 @@ export class WriteRound {
     if (copy === undefined) return [];
     if (reply.status === 'refused') {
       copy.state = 'not-applied';
+      this.refusals.set(node, reply.reason);
       return this.replace(copy.target);
     }
     copy.state = 'acked';
@@ -165,7 +169,14 @@ export class WriteRound {
   private maybeDecide(): void {
     if (this.decided !== undefined) return;
     if (this.acks >= this.w) this.decided = { kind: 'ok', acks: this.acks };
-    else if (this.settled) this.decided = this.failure(`${this.acks} of ${this.w} acknowledgements, no replica left to try`);
+    else if (this.settled) this.decided = this.failure(`${this.acks} of ${this.w} acknowledgements, no replica left to try${this.refusalText()}`);
+  }
+
+  /** "; n1, n2 refused: <what the bound means>" per reason, or nothing. */
+  private refusalText(): string {
+    const byReason = new Map<RefusalReason, NodeId[]>();
+    for (const [node, reason] of this.refusals) byReason.set(reason, [...(byReason.get(reason) ?? []), node]);
+    return [...byReason].map(([reason, nodes]) => `; ${nodes.join(', ')} refused: ${REFUSAL_MEANING[reason]}`).join('');
   }
 
   /** 503 only when no copy can have been applied; otherwise the honest answer is "unknown". */

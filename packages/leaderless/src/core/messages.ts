@@ -43,6 +43,14 @@ export const PUT_BATCH_MAX = 256;
 
 export type RefusalReason = 'keys_full' | 'dots_full' | 'hints_full';
 
+/** What a refusal means, in words for the client's error (each is a bound a flag sets). */
+export const REFUSAL_MEANING: Readonly<Record<RefusalReason, string>> = {
+  keys_full: 'it stores as many keys as it may (--keys-max)',
+  dots_full:
+    'its copy of the key remembers as many Idempotency-Keys as a key may (--dedup-max), so it takes no new keyed increment for the key (none is ever counted twice); use another key, or increment without an Idempotency-Key',
+  hints_full: 'it holds as many hinted writes as it may (--hint-max)',
+};
+
 export type PutReply =
   | { status: 'stored' | 'duplicate'; value: number; clock: VClock; siblings: number; lost?: LwwLoss }
   | { status: 'refused'; reason: RefusalReason };
