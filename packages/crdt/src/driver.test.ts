@@ -106,6 +106,25 @@ describe('crdt driver (in-process, fake transport)', () => {
     expect(await allRead(nodes, 5)).toBe(true);
   });
 
+  it('pushes a w=1 increment within --push-ms, several in one message per peer, and a w=majority one at once', async () => {
+    // Gossip never runs here: what reaches a peer was pushed.
+    const { net, nodes } = await cluster({ 'gossip-ms': 60_000, 'idem-check-ms': 0, 'push-ms': 60_000 });
+    const [n1, n2, n3] = nodes as [CrdtNode, CrdtNode, CrdtNode];
+    const calls = net.calls;
+    for (let i = 0; i < 5; i++) expect(body(await incr(n1, 1)).value).toBe(i + 1); // five group commits
+    expect(net.calls).toBe(calls); // waiting for --push-ms
+    expect(await count(n2)).toBe(0);
+    expect(body(await incr(n1, 1, undefined, { w: 'majority' }))).toMatchObject({ ok: true, value: 6 });
+    // One message per peer carried all six, and the majority answered before the w=majority reply.
+    expect(net.calls - calls).toBe(2);
+    expect(Math.max(await count(n2), await count(n3))).toBe(6);
+    await waitFor(() => allRead(nodes, 6), 'both peers hold all six');
+
+    const { nodes: soon } = await cluster({ 'gossip-ms': 60_000, 'idem-check-ms': 0, 'push-ms': 20 });
+    await incr(soon[0] as CrdtNode, 2);
+    await waitFor(() => allRead(soon, 2), 'pushed when --push-ms ran out');
+  });
+
   it('w=all is refused with 503 (nothing applied) once a replica is known unreachable; w=majority still works', async () => {
     const { net, nodes } = await cluster();
     const [n1] = nodes as [CrdtNode, CrdtNode, CrdtNode];

@@ -50,6 +50,8 @@ export interface CrdtKnobs {
   readonly hedgeMs: number;
   /** How long a keyed increment asks reachable peers whether they already hold its key (0: never ask). */
   readonly idemCheckMs: number;
+  /** How long a local increment may wait to be pushed, sharing one message per peer with later ones (0: pushed after its own group commit). */
+  readonly pushMs: number;
   readonly snapshotBytes: number;
   readonly heartbeatRounds: number;
   /** Seeds gossip peer choice; 0: random. */
@@ -79,7 +81,10 @@ export class CrdtNode implements TopologyNode {
   private pendingDots = 0;
   private mergeChain: Promise<unknown> = Promise.resolve();
   private waiters: Waiter[] = [];
-  private pushQueued = false;
+  /** A push is queued for this turn's check phase. */
+  private pushSoon = false;
+  /** A push is queued for when --push-ms runs out. */
+  private pushTimer: NodeJS.Timeout | null = null;
   private messagesSent = 0;
   private incrementsApplied = 0;
 
@@ -211,7 +216,7 @@ export class CrdtNode implements TopologyNode {
     this.incrementsApplied++;
     this.metrics.increments.inc({ outcome: idem === undefined ? 'applied_plain' : 'applied_keyed' });
     const version = this.crdt.currentVersion;
-    this.schedulePush();
+    this.schedulePush(needed > 1);
     // A concurrent retry through another node may already be here and win (counter.ts): then
     // this request is the duplicate, and says so.
     const winner = idem === undefined ? undefined : this.crdt.lookupIdem(idem)?.dot;
@@ -312,7 +317,7 @@ export class CrdtNode implements TopologyNode {
         // send ours back on this reply, send to it again at once rather than at the next round,
         // and pass what it brought on to the others now.
         if (this.replicator.heardFrom(from)) setImmediate(() => void this.send(from, 'hedge'));
-        if (changed) this.schedulePush();
+        if (changed) this.schedulePush(true);
         return { ...answer, state: this.replicator.bodyFor(from, this.crdt).state };
       }
       if (type === IDEM) {
@@ -376,15 +381,33 @@ export class CrdtNode implements TopologyNode {
     return run;
   }
 
-  private schedulePush(): void {
-    if (this.pushQueued) return;
-    this.pushQueued = true;
-    // After the increments of this group commit have all merged: one message per peer for all of them.
-    setImmediate(() => {
-      this.pushQueued = false;
-      if (this.stopped) return;
-      for (const id of this.replicator.push()) this.send(id, 'push');
-    });
+  /**
+   * Pushes what is new to every peer, one message per peer for everything queued meanwhile:
+   * - `urgent` (a request waits for replicas to hold its increment, or a peer's news should
+   *   spread on at once), or --push-ms 0: in this turn's check phase, once this turn's group
+   *   commit has merged;
+   * - else within --push-ms, so that the increments of several group commits share a message.
+   *   A w=1 increment is acknowledged once durable here, so the wait adds nothing to its
+   *   latency; it only delays what peers read, by less than a gossip round would. Measured:
+   *   fewer messages (0.19 -> 0.13 per keyed increment at 64 connections), fewer merges and
+   *   fsyncs on the peers, and more CPU left for the node clients write to.
+   */
+  private schedulePush(urgent = false): void {
+    if (this.pushSoon) return;
+    if (urgent || this.knobs.pushMs === 0) {
+      this.pushSoon = true;
+      setImmediate(() => this.pushNow());
+    } else {
+      this.pushTimer ??= setTimeout(() => this.pushNow(), this.knobs.pushMs);
+    }
+  }
+
+  private pushNow(): void {
+    this.pushSoon = false;
+    if (this.pushTimer !== null) clearTimeout(this.pushTimer);
+    this.pushTimer = null;
+    if (this.stopped) return;
+    for (const id of this.replicator.push()) this.send(id, 'push');
   }
 
   /** Sends the peer the message claimed for it (push, gossip round, or hedge beside an overdue one). */
@@ -421,7 +444,7 @@ export class CrdtNode implements TopologyNode {
         // The peer's messages to us were failing (a partition healing): what it sends back
         // is news to the others too, so it is pushed on at once rather than at the next round.
         void this.absorb(id, answer.seen, answer.state).then(
-          (changed) => changed && this.schedulePush(),
+          (changed) => changed && this.schedulePush(true),
           (e: unknown) => this.context.log.warn('refused the state on a gossip reply', { peer: id, error: (e as Error).message }),
         );
       }
@@ -484,6 +507,7 @@ export class CrdtNode implements TopologyNode {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.pushTimer !== null) clearTimeout(this.pushTimer);
     for (const w of [...this.waiters]) w.resolve(false);
     await this.mergeChain.catch(() => undefined);
     await this.store.close();

@@ -24,6 +24,14 @@ const knobs: readonly KnobSpec[] = [
   { name: 'max-change-log', type: 'int', default: 100_000, min: 16, help: 'changes remembered for delta replication; a peer further behind gets full state' },
   { name: 'wait-ms', type: 'int', default: 1000, min: 1, max: 60_000, help: 'how long w=majority|all and r=majority|all wait for replicas' },
   {
+    name: 'push-ms',
+    type: 'int',
+    default: 10,
+    min: 0,
+    max: 60_000,
+    help: 'a local increment is pushed to peers within this long, in one message per peer with the others meanwhile (0: after its own group commit; w=majority|all push at once)',
+  },
+  {
     name: 'idem-check-ms',
     type: 'int',
     default: 25,
@@ -69,6 +77,7 @@ function toKnobs(v: KnobValues): CrdtKnobs {
     peerTimeoutMs: int('peer-timeout-ms'),
     hedgeMs: int('hedge-ms'),
     idemCheckMs: int('idem-check-ms'),
+    pushMs: int('push-ms'),
     snapshotBytes: int('snapshot-bytes'),
     heartbeatRounds: int('heartbeat-rounds'),
     seed: int('gossip-seed'),
