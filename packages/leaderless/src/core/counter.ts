@@ -34,19 +34,23 @@ export class CounterCrdt {
     return this.dots.has(id);
   }
 
-  /** Adds a keyed increment; a second add of the same id changes nothing (idempotence). */
-  addDot(id: string, delta: number): 'added' | 'duplicate' {
+  /**
+   * Adds a keyed increment; a second add of the same id changes nothing (idempotence), except
+   * lowering its delta (below). True when it changed.
+   */
+  addDot(id: string, delta: number): boolean {
     const existing = this.dots.get(id);
     if (existing !== undefined) {
       // Same Idempotency-Key, different delta: a client error. Keep the smaller delta on every
       // replica so that all of them converge on one answer whatever the arrival order.
-      if (delta < existing) this.replaceDot(id, existing, delta);
-      return 'duplicate';
+      if (delta >= existing) return false;
+      this.replaceDot(id, existing, delta);
+      return true;
     }
     this.dots.set(id, delta);
     this.dotsTotal += delta;
     xorInto(this.dotsDigest, digestOf(`${id}\u0000${delta}`));
-    return 'added';
+    return true;
   }
 
   /** Raises a coordinator's entry of the PN-counter; lower values are old news. True when it changed. */
@@ -65,12 +69,7 @@ export class CounterCrdt {
   /** Joins `other` into this one; true when this changed (a dot added or lowered, a sum raised). */
   join(other: CounterCrdt): boolean {
     let changed = false;
-    for (const [id, delta] of other.dots) {
-      const existing = this.dots.get(id);
-      if (existing !== undefined && delta >= existing) continue;
-      this.addDot(id, delta);
-      changed = true;
-    }
+    for (const [id, delta] of other.dots) changed = this.addDot(id, delta) || changed;
     for (const [node, s] of other.sums) changed = this.raiseSum(node, s.p, s.n) || changed;
     return changed;
   }
