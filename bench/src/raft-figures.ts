@@ -338,6 +338,35 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
   return { machine, systems, targets, table: figuresTable(machine, systems, targets) };
 }
 
+/**
+ * CPU per acknowledged write in the median 64-connection round, in microseconds: every member's
+ * CPU and the load generator's, over the writes acknowledged (null without a CPU reading).
+ */
+export function cpuPerWriteUs(s: SystemFigures): number | null {
+  const shares = Object.values(s.cpuShare);
+  if (shares.length === 0 || s.c64.okPerSec <= 0) return null;
+  return Math.round((shares.reduce((a, b) => a + b, 0) * 1e6) / s.c64.okPerSec);
+}
+
+/**
+ * What bounds the throughput comparison, from this run's own readings: once the members and the
+ * load generator keep every core busy, a system's rate is about cores / CPU per write, so twice
+ * etcd's rate needs half of etcd's CPU per write (the load generator's share included).
+ */
+export function cpuBoundNote(cores: number, ours: SystemFigures, etcd: SystemFigures): string[] {
+  const oursUs = cpuPerWriteUs(ours);
+  const etcdUs = cpuPerWriteUs(etcd);
+  if (oursUs === null || etcdUs === null) return [];
+  const busy = (s: SystemFigures): string => Object.values(s.cpuShare).reduce((a, b) => a + b, 0).toFixed(2);
+  const loadGen = ours.cpuShare['load generator'];
+  return [
+    `What bounds the first target: at 64 connections ${ours.system} kept ${busy(ours)} and etcd ${busy(etcd)} of this machine's ${cores} cores busy, so each rate is about cores / CPU per write.`,
+    `CPU per acknowledged write (members + load generator): ${ours.system} ${oursUs} us, etcd ${etcdUs} us (${(etcdUs / oursUs).toFixed(2)}x).`,
+    `Twice etcd's rate (${2 * etcd.c64.okPerSec}/s) on ${cores} cores needs at most ${Math.round((cores * 1e6) / (2 * etcd.c64.okPerSec))} us per write, all three members and the load generator together` +
+      (loadGen === undefined ? '.' : `; the load generator alone spent ${Math.round((loadGen * 1e6) / ours.c64.okPerSec)} us per ${ours.system} write.`),
+  ];
+}
+
 export function figuresTable(machine: Record<string, unknown>, systems: readonly SystemFigures[], targets: FiguresReport['targets']): string {
   const row = (label: string, f: (s: SystemFigures) => string): string => `| ${label} | ${systems.map(f).join(' | ')} |`;
   const lines = [
@@ -349,6 +378,7 @@ export function figuresTable(machine: Record<string, unknown>, systems: readonly
     row('64 connections: acknowledged writes/s', (s) => String(s.c64.okPerSec)),
     row('64 connections: p50 / p99 (ms)', (s) => `${s.c64.latency.p50} / ${s.c64.latency.p99}`),
     row('64 connections: non-2xx, errors', (s) => `${s.c64.non2xx}, ${s.c64.errors}`),
+    row('64 connections: CPU per acknowledged write (us, members + load generator)', (s) => String(cpuPerWriteUs(s) ?? '?')),
     row('1 connection: writes/s', (s) => String(s.c1.okPerSec)),
     row('1 connection: p50 / p99 (ms)', (s) => `${s.c1.latency.p50} / ${s.c1.latency.p99}`),
     row(`kill -9 leader: unavailability median / worst (ms, ${systems[0]?.unavailabilityMs.length ?? 0} trials)`, (s) => `${s.medianUnavailabilityMs} / ${s.worstUnavailabilityMs}`),
@@ -356,6 +386,7 @@ export function figuresTable(machine: Record<string, unknown>, systems: readonly
     'Targets for our Raft:',
     ...targets.map((t) => `- [${t.met === null ? '?' : t.met ? 'x' : ' '}] ${t.check}${t.met === null ? ' (etcd not measured)' : ''}`),
     '',
+    ...(systems.length > 1 ? [...cpuBoundNote(Number(machine.cores), systems[0] as SystemFigures, systems[1] as SystemFigures), ''] : []),
     ...systems.flatMap((s) => s.notes.map((n) => `- ${s.system}: ${n}`)),
   ];
   return lines.join('\n');
