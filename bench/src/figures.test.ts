@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '@playground/node';
 import { parseBenchArgs } from './args.js';
 import type { ClosedLoopResult } from './closed-loop.js';
-import { crdtTargets, type ConvergenceFigures, type MessageFigures, type ThroughputPair } from './crdt-figures.js';
+import { askingPrice, crdtTargets, type ConvergenceFigures, type MessageFigures, type ThroughputPair, type Write } from './crdt-figures.js';
 import { leaderlessTargets, type QuorumFigures } from './leaderless-figures.js';
+import { cpuBoundNote, cpuPerWriteUs, type SystemFigures } from './raft-figures.js';
 
 const loop = (okPerSec: number, p50: number): ClosedLoopResult => ({
   label: 'x',
@@ -55,7 +56,7 @@ describe('leaderless targets', () => {
 });
 
 describe('crdt targets', () => {
-  const pair = (write: 'keyed' | 'plain', single: ReturnType<typeof loop>, three: ReturnType<typeof loop>): ThroughputPair => ({
+  const pair = (write: Write, single: ReturnType<typeof loop>, three: ReturnType<typeof loop>): ThroughputPair => ({
     write, single, three, singleRounds: [single.okPerSec], threeRounds: [three.okPerSec], threeIdemChecks: 0, threePeerMessages: 0, threeAcknowledged: 1, threeRpcFailures: {},
   });
   const conv = (replication: 'delta' | 'full', medianMs: number, worstMs: number): ConvergenceFigures => ({ replication, holdMs: 0, medianCutMs: 40, trialsMs: [medianMs, worstMs], medianMs, worstMs, medianHealCallMs: 1 });
@@ -70,7 +71,33 @@ describe('crdt targets', () => {
       100,
     );
     expect(t.map((x) => x.met)).toEqual([true, true, true, false, false, true]);
-    const slow = crdtTargets([pair('keyed', loop(3000, 10), loop(1900, 40))], [], [msgs('delta', 900), msgs('full', 900)], 100);
+    const slow = crdtTargets([pair('keyed-local', loop(3000, 10), loop(1900, 40))], [], [msgs('delta', 900), msgs('full', 900)], 100);
     expect(slow.map((x) => x.met)).toEqual([false, false]);
+  });
+  it('holds the locally acknowledged writes to the target, and reports what asking peers first costs', () => {
+    const rows = [pair('keyed', loop(3000, 10), loop(1500, 9)), pair('keyed-local', loop(3000, 10), loop(2000, 6.5))];
+    const t = crdtTargets(rows, [], [], 100);
+    expect(t.map((x) => [x.check.startsWith('keyed, acknowledged locally'), x.met])).toEqual([[true, true]]);
+    const price = askingPrice(rows).join(' ');
+    expect(price).toContain('asking first ran at 75% of the locally acknowledged throughput (1500 vs 2000 ok/s; p50 9 vs 6.5 ms)');
+    expect(askingPrice([rows[0] as ThroughputPair])).toEqual([]);
+  });
+});
+
+describe('raft figures: what bounds throughput', () => {
+  const system = (name: string, okPerSec: number, cpuShare: Record<string, number>): SystemFigures => ({
+    system: name, version: '1', c64: loop(okPerSec, 8), c1: loop(900, 1), unavailabilityMs: [200], medianUnavailabilityMs: 200, worstUnavailabilityMs: 200, cpuShare, notes: [],
+  });
+  it("divides every process's CPU by the writes acknowledged, and says what twice etcd would need", () => {
+    const ours = system('raft', 8000, { 'n1 (leader)': 0.9, n2: 0.2, n3: 0.2, 'load generator': 0.4 });
+    const etcd = system('etcd', 6000, { 'e1 (leader)': 1.1, e2: 0.2, e3: 0.2, 'load generator': 0.3 });
+    expect(cpuPerWriteUs(ours)).toBe(213); // 1.7 cores / 8000 writes/s
+    expect(cpuPerWriteUs(etcd)).toBe(300);
+    const note = cpuBoundNote(2, ours, etcd).join('\n');
+    expect(note).toContain('raft 213 us, etcd 300 us (1.41x)');
+    expect(note).toContain("Twice etcd's rate (12000/s) on 2 cores needs at most 167 us per write");
+    expect(note).toContain('the load generator alone spent 50 us per raft write');
+    expect(cpuPerWriteUs(system('x', 0, { n1: 1 }))).toBeNull();
+    expect(cpuBoundNote(2, system('raft', 8000, {}), etcd)).toEqual([]);
   });
 });
