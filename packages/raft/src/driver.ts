@@ -54,6 +54,8 @@ export interface RaftKnobs {
   readonly dedupMaxEntries: number;
   readonly dedupTtlMs: number;
   readonly maxPendingProposals: number;
+  /** The log's bound (no snapshots in v1: every entry stays in memory and on disk); a full log refuses proposals. */
+  readonly maxLogEntries: number;
   readonly seed: number;
 }
 
@@ -390,6 +392,7 @@ export class RaftNode implements TopologyNode {
     if (this.pending.size >= this.knobs.maxPendingProposals) {
       return Promise.resolve({ kind: 'unavailable', message: `too many increments in flight (${this.pending.size}); retry` });
     }
+    if (this.core.lastIndex >= this.knobs.maxLogEntries) return Promise.resolve(this.logFull(command));
     const proposed = this.core.propose(command);
     if (!proposed.ok) return Promise.resolve({ kind: 'not_leader', leader: proposed.error.leader });
     this.metrics.proposals.inc();
@@ -412,6 +415,30 @@ export class RaftNode implements TopologyNode {
         },
       });
     });
+  }
+
+  /**
+   * The answer to an increment that finds the log full (--max-log-entries): nothing new is
+   * proposed, but a retry still learns its first outcome. A key already applied answers it (the
+   * applied state never forgets an outcome it holds); a key still in the uncommitted tail may yet
+   * commit, so that is unknown; any other increment is surely not applied: 503.
+   */
+  private logFull(command: Command): ForwardReply {
+    if (command.idem !== undefined) {
+      const first = this.sm.firstOutcome(command.idem);
+      if (first !== null) return { kind: 'applied', result: first };
+      for (let i = this.sm.appliedIndex + 1; i <= this.core.lastIndex; i++) {
+        if (this.core.entryAt(i)?.command?.idem === command.idem) {
+          return { kind: 'unknown', message: `an increment with this Idempotency-Key is in the log (index ${i}) and not yet applied; retry with the same key` };
+        }
+      }
+    }
+    return {
+      kind: 'unavailable',
+      message:
+        `the Raft log holds ${this.core.lastIndex} entries, as many as --max-log-entries allows: not applied. ` +
+        'This version keeps every entry (no snapshots); start the cluster on fresh data directories, or raise --max-log-entries on every node',
+    };
   }
 
   async count(request: CountRequest): Promise<ClientReply> {

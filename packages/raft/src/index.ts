@@ -24,6 +24,14 @@ const knobs: readonly KnobSpec[] = [
   { name: 'dedup-max', type: 'int', default: 100_000, min: 1, max: 10_000_000, help: 'idempotency keys remembered (oldest forgotten first)' },
   { name: 'dedup-ttl-ms', type: 'int', default: 86_400_000, min: 0, max: 31 * 86_400_000, help: 'how long an idempotency key is remembered (leader clocks)' },
   { name: 'max-pending', type: 'int', default: 20_000, min: 1, max: 1_000_000, help: 'increments waiting for commit; beyond it 503' },
+  {
+    name: 'max-log-entries',
+    type: 'int',
+    default: 4_000_000,
+    min: 2,
+    max: 100_000_000,
+    help: 'entries the log may hold: v1 keeps every entry (no snapshots), in memory and on disk; a leader whose log is full answers increments with 503',
+  },
   { name: 'seed', type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'seed of the election-timeout RNG (0: from the node id and the clock)' },
 ];
 
@@ -50,6 +58,7 @@ function toKnobs(v: KnobValues): RaftKnobs {
     dedupMaxEntries: n('dedup-max'),
     dedupTtlMs: n('dedup-ttl-ms'),
     maxPendingProposals: n('max-pending'),
+    maxLogEntries: n('max-log-entries'),
     seed: n('seed'),
   };
   const problem = checkKnobs(v);

@@ -83,10 +83,8 @@ export class CounterStateMachine {
     this.newestProposedAtMs = Math.max(this.newestProposedAtMs, command.proposedAtMs);
     this.expireDedup();
     if (command.idem !== undefined) {
-      const first = this.dedup.get(command.idem);
-      if (first !== undefined) {
-        return { key: first.key, delta: first.delta, value: first.value, duplicate: true, index: first.index };
-      }
+      const first = this.firstOutcome(command.idem);
+      if (first !== null) return first;
     }
 
     const value = saturatingAdd(this.counters.get(command.key) ?? 0, command.delta);
@@ -96,6 +94,12 @@ export class CounterStateMachine {
       if (this.dedup.size > this.dedupMaxEntries) this.evictOldest();
     }
     return { key: command.key, delta: command.delta, value, duplicate: false, index: entry.index };
+  }
+
+  /** The first outcome of the increment with Idempotency-Key `idem`, as a duplicate would get it; null if none is remembered. */
+  firstOutcome(idem: string): ApplyResult | null {
+    const first = this.dedup.get(idem);
+    return first === undefined ? null : { key: first.key, delta: first.delta, value: first.value, duplicate: true, index: first.index };
   }
 
   /** 0 for a key never incremented. */
