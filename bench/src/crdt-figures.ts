@@ -9,7 +9,8 @@
  * 1. Throughput: autocannon POST /incr through n1 at 64 connections, 3-node cluster next to a
  *    1-node cluster, three writes (WRITES): keyed (unique Idempotency-Key) as the node does by
  *    default, asking reachable peers first (--idem-check-ms); keyed acknowledged locally, on a
- *    3-node cluster with --idem-check-ms 0; plain (no key: nothing but the local log).
+ *    3-node cluster with --idem-check-ms 0; plain (no key: nothing but the local log). The
+ *    clusters take turns: the 1-node one and both keyed 3-node ones, then 1 node and 3 for plain.
  * 2. Convergence after heal: cut n3 off, increment on both sides (each acknowledged locally),
  *    heal, and poll every node's own count (r=1) every 5 ms until all read the exact total.
  *    Timed from the moment the last node's faults are cleared.
@@ -57,7 +58,7 @@ export type Write = keyof typeof WRITES;
 
 export interface ThroughputPair {
   write: Write;
-  /** The median round of each (by ok/s). */
+  /** The median round of each (by ok/s). The two keyed writes share their 1-node rounds (measured in turns with both 3-node clusters). */
   single: ClosedLoopResult;
   three: ClosedLoopResult;
   /** ok/s of every round, in order. */
@@ -287,47 +288,54 @@ export async function runCrdtFigures(options: CrdtFiguresOptions): Promise<CrdtF
   try {
     const single = await start(1, 'delta');
     const asking = await start(3, 'delta');
+    const local = await start(3, 'delta', WRITES['keyed-local'].flags);
+    const threeFor: Record<Write, TestCluster> = { keyed: asking, 'keyed-local': local, plain: asking };
     const throughput: ThroughputPair[] = [];
-    for (const write of Object.keys(WRITES) as Write[]) {
-      const { keyed, flags } = WRITES[write];
-      const three = Object.keys(flags).length === 0 ? asking : await start(3, 'delta', flags);
-      let idemChecks = 0;
-      let peerMessages = 0;
-      const rpcFailures: Record<string, number> = {};
-      for (const cluster of [single, three]) await incrThroughput(cluster, keyed, options, WARMUP_S); // unrecorded
-      const [singleRuns, threeRuns] = (await inTurns(
-        [single, three],
+    // The two keyed writes share their rounds (one node, then each 3-node cluster, in turns), so
+    // what the peer question costs compares the same minutes of this drifting machine.
+    for (const writes of [['keyed', 'keyed-local'], ['plain']] as const) {
+      const keyed = WRITES[writes[0]].keyed;
+      const threes = writes.map((w) => threeFor[w]);
+      const seen = threes.map(() => ({ idemChecks: 0, peerMessages: 0, rpcFailures: {} as Record<string, number> }));
+      for (const cluster of [single, ...threes]) await incrThroughput(cluster, keyed, options, WARMUP_S); // unrecorded
+      const [singleRuns, ...threeRuns] = (await inTurns(
+        [single, ...threes],
         THROUGHPUT_ROUNDS,
         async (cluster, round) => {
-          const isThree = cluster === three;
-          const before = isThree ? await scrape(cluster) : [];
+          const k = threes.indexOf(cluster);
+          const before = k >= 0 ? await scrape(cluster) : [];
           const r = await incrThroughput(cluster, keyed, options, options.durationS);
-          if (isThree) {
+          const tally = seen[k];
+          if (tally) {
             const after = await scrape(cluster);
-            idemChecks += sumOf(after, 'crdt_idem_checks_total') - sumOf(before, 'crdt_idem_checks_total');
-            peerMessages += sumOf(after, 'peer_messages_sent_total') - sumOf(before, 'peer_messages_sent_total');
-            for (const [k, v] of Object.entries(failuresByKind(before, after))) rpcFailures[k] = (rpcFailures[k] ?? 0) + v;
+            tally.idemChecks += sumOf(after, 'crdt_idem_checks_total') - sumOf(before, 'crdt_idem_checks_total');
+            tally.peerMessages += sumOf(after, 'peer_messages_sent_total') - sumOf(before, 'peer_messages_sent_total');
+            for (const [kind, v] of Object.entries(failuresByKind(before, after))) tally.rpcFailures[kind] = (tally.rpcFailures[kind] ?? 0) + v;
           }
-          log(`  ${write}, round ${round + 1}, ${cluster.nodes.length} node(s): ${r.okPerSec} ok/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+          log(
+            `  ${writes[k] ?? writes.join(' / ')}, round ${round + 1}, ${cluster.nodes.length} node(s): ${r.okPerSec} ok/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`,
+          );
           return r;
         },
         options.signal,
-      )) as [ClosedLoopResult[], ClosedLoopResult[]];
-      const threeTotal = threeRuns.reduce((n, r) => n + r.okPerSec * r.durationS, 0);
-      throughput.push({
-        write,
-        single: medianRun(singleRuns),
-        three: medianRun(threeRuns),
-        singleRounds: singleRuns.map((r) => r.okPerSec),
-        threeRounds: threeRuns.map((r) => r.okPerSec),
-        threeIdemChecks: idemChecks,
-        threePeerMessages: peerMessages,
-        threeAcknowledged: threeTotal,
-        threeRpcFailures: rpcFailures,
+      )) as ClosedLoopResult[][];
+      writes.forEach((write, k) => {
+        const runs = threeRuns[k] as ClosedLoopResult[];
+        const tally = seen[k] as (typeof seen)[number];
+        throughput.push({
+          write,
+          single: medianRun(singleRuns as ClosedLoopResult[]),
+          three: medianRun(runs),
+          singleRounds: (singleRuns as ClosedLoopResult[]).map((r) => r.okPerSec),
+          threeRounds: runs.map((r) => r.okPerSec),
+          threeIdemChecks: tally.idemChecks,
+          threePeerMessages: tally.peerMessages,
+          threeAcknowledged: runs.reduce((n, r) => n + r.okPerSec * r.durationS, 0),
+          threeRpcFailures: tally.rpcFailures,
+        });
       });
-      if (three !== asking) await three.stop();
     }
-    await Promise.all([single.stop(), asking.stop()]);
+    await Promise.all([single.stop(), asking.stop(), local.stop()]);
     // A fresh cluster per mode: both start from the same (empty) state, so full-state messages
     // are not charged for the throughput runs' increments, nor delta ones spared them.
     const convergenceFigures: ConvergenceFigures[] = [];
