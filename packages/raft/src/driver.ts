@@ -419,9 +419,9 @@ export class RaftNode implements TopologyNode {
 
   /**
    * The answer to an increment that finds the log full (--max-log-entries): nothing new is
-   * proposed, but a retry still learns its first outcome. A key already applied answers it (the
-   * applied state never forgets an outcome it holds); a key still in the uncommitted tail may yet
-   * commit, so that is unknown; any other increment is surely not applied: 503.
+   * proposed, but a retry still learns its first outcome. A key the applied state remembers
+   * answers as a duplicate would (what is applied stays applied); a key in the tail not applied
+   * yet may still commit, so that is unknown (504); any other increment is surely not applied: 503.
    */
   private logFull(command: Command): ForwardReply {
     if (command.idem !== undefined) {
