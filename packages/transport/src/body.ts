@@ -21,14 +21,46 @@ export async function readBody(c: Context, incoming: IncomingMessage | undefined
   }
   if (!incoming.complete) await null;
   if (incoming.complete) return readArrived(incoming, maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) return null;
-    chunks.push(chunk);
-  }
-  return joined(chunks);
+  return readArriving(incoming, maxBytes);
+}
+
+/**
+ * A body still on its way (it came in a later packet than its headers, as autocannon sends a
+ * request with a body), read with plain listeners: the stream's async iterator, with its
+ * generator, listeners and promises, cost a Raft leader 3.5% of its CPU at 64 connections (perf).
+ * Past the bound the rest of the body is read and dropped.
+ */
+function readArriving(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      done();
+      incoming.resume(); // the rest is read and dropped; the answer (413) goes out meanwhile
+      resolve(null);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(joined(chunks));
+    };
+    const onError = (error: Error): void => {
+      done();
+      reject(error);
+    };
+    const onClose = (): void => onError(new Error('the request closed before its body arrived'));
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+  });
 }
 
 /**
