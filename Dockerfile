@@ -3,7 +3,7 @@
 #
 #   docker build -t replication-playground:dev .
 #
-# The nodes run TypeScript through tsx (a dev dependency), so `npm ci` keeps dev dependencies.
+# The nodes run TypeScript through packages/node/loader (esbuild, a dependency of @playground/node).
 # NODE_IMAGE lets a machine without a registry build on a stand-in (compose/base-image.sh).
 ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE}
@@ -40,6 +40,6 @@ USER node
 HEALTHCHECK --interval=3s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "compose/healthcheck.mjs"]
 
-# One process (no npm or tsx wrapper in between), so SIGTERM reaches the node directly and it
+# One process (no npm wrapper in between), so SIGTERM reaches the node directly and it
 # flushes to disk before exiting. Same program as `npm run node`.
-CMD ["node", "--import", "tsx", "packages/node/src/main.ts"]
+CMD ["node", "--import", "@playground/node/register", "packages/node/src/main.ts"]

@@ -264,7 +264,7 @@ whole_cluster_restart() { # topology
 # The bench harness against the running containers: its workload, its fault schedule through
 # the admin API, its checkers. Needs the host's node_modules (npm ci).
 bench_against_cluster() { # topology
-  if [[ ! -x "$root/node_modules/.bin/tsx" ]]; then
+  if [[ ! -d "$root/node_modules/esbuild" ]]; then
     echo "  skip  $1: bench --endpoints (no node_modules on the host: run npm ci)"
     return 0
   fi

@@ -72,7 +72,7 @@ describe('npm run bench (end to end)', () => {
 
   it('refuses bad arguments with one line naming the flag, exit 2, nothing started or written', () => {
     const out = join(tmpdir(), `bench-e2e-never-${process.pid}`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/src/cli.ts', '--scenario', 'meteor', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--import', '@playground/node/register', 'bench/src/cli.ts', '--scenario', 'meteor', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/--scenario meteor: expected one of .*isolate-one/);

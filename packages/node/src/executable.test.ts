@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NODE_MAIN } from './spawn.js';
+import { NODE_MAIN, TS_REGISTER } from './spawn.js';
 import { freePort, waitFor } from './testing.js';
 
-const TSX = import.meta.resolve('tsx');
 const CLUSTER_MAIN = fileURLToPath(new URL('./cluster.ts', import.meta.url));
 
 let dir: string;
@@ -24,7 +23,7 @@ afterAll(async () => {
 });
 
 function runNode(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, ['--import', TSX, NODE_MAIN, ...args], {
+  return spawnSync(process.execPath, ['--import', TS_REGISTER, NODE_MAIN, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
     env: { PATH: process.env.PATH, ...env },
@@ -48,7 +47,7 @@ describe('npm run node', () => {
 
   it('stops gracefully on SIGTERM: exit 0 after flushing', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', TSX, NODE_MAIN, '--topology', 'raft', '--id', 'n1', '--peers', `n1=127.0.0.1:${port}`, '--data-dir', join(dir, 'term')], {
+    const child = spawn(process.execPath, ['--import', TS_REGISTER, NODE_MAIN, '--topology', 'raft', '--id', 'n1', '--peers', `n1=127.0.0.1:${port}`, '--data-dir', join(dir, 'term')], {
       env: { ...process.env, CLUSTER_SECRET: 'abcdefgh12' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -76,7 +75,7 @@ describe('npm run node', () => {
 describe('npm run cluster', () => {
   it('exits 2 with one clear line on a bad topology knob, and starts nothing', () => {
     // crdt has no cross-knob checks: its knobs must be validated all the same.
-    const result = spawnSync(process.execPath, ['--import', TSX, CLUSTER_MAIN, '--topology', 'crdt', '--hedge-ms', 'abc', '--data-dir', join(dir, 'badknob')], {
+    const result = spawnSync(process.execPath, ['--import', TS_REGISTER, CLUSTER_MAIN, '--topology', 'crdt', '--hedge-ms', 'abc', '--data-dir', join(dir, 'badknob')], {
       encoding: 'utf8',
       timeout: 30_000,
       env: { PATH: process.env.PATH },
@@ -93,7 +92,7 @@ describe('npm run cluster', () => {
       const p = await freePort();
       if (p + 2 < 65535) base = p;
     }
-    const launcher = spawn(process.execPath, ['--import', TSX, CLUSTER_MAIN, '--topology', 'raft', '--base-port', String(base), '--data-dir', join(dir, 'cluster')], {
+    const launcher = spawn(process.execPath, ['--import', TS_REGISTER, CLUSTER_MAIN, '--topology', 'raft', '--base-port', String(base), '--data-dir', join(dir, 'cluster')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines: string[] = [];

@@ -1,13 +1,15 @@
 /**
  * Starting node processes, shared by `npm run cluster`, the test helpers and the bench: each
- * node is a separate OS process running main.ts under tsx, so that kill -9 is a real crash.
+ * node is a separate OS process running main.ts (through loader/register.mjs, which compiles the
+ * TypeScript), so that kill -9 is a real crash.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const NODE_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX_LOADER = import.meta.resolve('tsx');
+/** `node --import` this to run the repository's TypeScript (loader/hooks.mjs says why not tsx). */
+export const TS_REGISTER = fileURLToPath(new URL('../loader/register.mjs', import.meta.url));
 
 export interface NodeProcessOptions {
   readonly args: readonly string[];
@@ -27,7 +29,7 @@ export interface NodeProcess {
 }
 
 export function spawnNode(options: NodeProcessOptions): NodeProcess {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, NODE_MAIN, ...options.args], {
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, NODE_MAIN, ...options.args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,7 @@ const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 function sim(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', cli, ...args], { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', '@playground/node/register', cli, ...args], { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ status: error === null ? 0 : Number(error.code ?? -1), stdout, stderr });
     });
   });
