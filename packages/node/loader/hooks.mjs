@@ -3,9 +3,9 @@
  *
  * Why not tsx, which the tests and tools use: tsx compiles with esbuild's keepNames, which wraps
  * every function expression in `__name(fn, "name")`, an Object.defineProperty call each time a
- * closure is created. A node creates several closures per request, and the wrapping (with the
- * hidden-class changes it makes) cost a Raft leader about a fifth of its CPU per write at 64
- * connections. A plain esbuild transform keeps every name anyway: it renames nothing.
+ * closure is created. A node creates several closures per request: a Raft leader's CPU per
+ * increment at a fixed 4,000/s was 181 and 173 us under tsx, 167 and 156 us with these hooks.
+ * A plain esbuild transform keeps every name anyway: it renames nothing.
  *
  * - resolve: `./x.js` (how TypeScript's NodeNext spells an import of x.ts) falls back to
  *   `./x.ts` when no x.js exists; everything else resolves as Node resolves it.
