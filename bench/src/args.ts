@@ -144,6 +144,9 @@ export function parseBenchArgs(argv: readonly string[], knobs: readonly KnobSpec
     const v = values[k.name];
     if (v !== undefined) knobValues[k.name] = v;
   }
+  if (figures && topologies[0] === 'crdt' && knobValues['idem-check-ms'] !== undefined && Number(knobValues['idem-check-ms']) === 0) {
+    throw new UsageError('--idem-check-ms 0 with the CRDT --figures: they measure keyed increments both ways already (asking peers first, and with --idem-check-ms 0); give a deadline above 0, or leave it out');
+  }
   return {
     topologies,
     scenarios,

@@ -55,6 +55,14 @@ describe('leaderless targets', () => {
   });
 });
 
+describe('crdt figures arguments', () => {
+  it('refuse --idem-check-ms 0, which would make the row that asks peers first ask nobody', () => {
+    const knobs = [{ name: 'idem-check-ms', type: 'int', default: 25, help: 'x' }] as const;
+    expect(() => parseBenchArgs(['--topology', 'crdt', '--figures', '--idem-check-ms', '0'], knobs)).toThrow(/--idem-check-ms 0 with the CRDT --figures/);
+    expect(parseBenchArgs(['--topology', 'crdt', '--figures', '--idem-check-ms', '50'], knobs).knobs['idem-check-ms']).toBe('50');
+  });
+});
+
 describe('crdt targets', () => {
   const pair = (write: Write, single: ReturnType<typeof loop>, three: ReturnType<typeof loop>): ThroughputPair => ({
     write, single, three, singleRounds: [single.okPerSec], threeRounds: [three.okPerSec], threeIdemChecks: 0, threePeerMessages: 0, threeAcknowledged: 1, threeRpcFailures: {},
