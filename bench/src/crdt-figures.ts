@@ -194,9 +194,21 @@ async function convergence(cluster: TestCluster, replication: 'delta' | 'full', 
   };
 }
 
+/**
+ * Every node's /metrics. A node that does not answer fails the figure: leaving its samples out
+ * would make the next difference count its whole history (a counter missing from `before`).
+ */
 async function scrape(cluster: TestCluster): Promise<Sample[]> {
-  const pages = await Promise.all(cluster.nodes.map((n) => httpCall(`${n.url}/metrics`, { timeoutMs: 3000 })));
-  return pages.flatMap((p) => (p.status === 200 ? parsePrometheus(String(p.body)) : []));
+  const pages = await Promise.all(
+    cluster.nodes.map(async (n) => {
+      for (let attempt = 1; ; attempt++) {
+        const p = await httpCall(`${n.url}/metrics`, { timeoutMs: 3000 });
+        if (p.status === 200) return parsePrometheus(String(p.body));
+        if (attempt === 3) throw new Error(`${n.id} did not answer GET /metrics (3 attempts, last status ${p.status}): the figures' counters cannot be read`);
+      }
+    }),
+  );
+  return pages.flat();
 }
 
 /** Fixed-rate keyed increments spread over every node: the same load for both replication modes. */
