@@ -108,4 +108,14 @@ describe('raft figures: what bounds throughput', () => {
     expect(cpuPerWriteUs(system('x', 0, { n1: 1 }))).toBeNull();
     expect(cpuBoundNote(2, system('raft', 8000, {}), etcd)).toEqual([]);
   });
+  it('says how much of that budget the HTTP floor leaves, and what our members spend beyond it', () => {
+    const ours = system('raft', 8000, { 'n1 (leader)': 0.9, n2: 0.2, n3: 0.2, 'load generator': 0.4 });
+    const etcd = system('etcd', 6000, { 'e1 (leader)': 1.1, e2: 0.2, e3: 0.2, 'load generator': 0.3 });
+    const note = cpuBoundNote(2, ours, etcd, { okPerSec: 20000, serverUs: 40, loadGeneratorUs: 45 }).join('\n');
+    // 167 us of budget - 40 - 45 = 82 us; members 1.3 cores / 8000 = 163 us, 123 beyond the floor.
+    expect(note).toContain('20000/s, 40 us of server CPU and 45 us of load generator per request');
+    expect(note).toContain('that leaves 82 us per write for everything replication adds on three members');
+    expect(note).toContain('the members of raft spent 123 us per write beyond the floor');
+    expect(cpuBoundNote(2, ours, etcd).join('\n')).not.toContain('floor');
+  });
 });

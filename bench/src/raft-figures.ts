@@ -8,6 +8,9 @@
  *    (req/s, p50, p99) and at 1 connection (p50). etcd: POST /v3/kv/put through its gateway, a
  *    new key each (the load generator builds every request afresh for both systems alike).
  *    Both clusters are up and take turns, round by round (ROUNDS); the median round is reported.
+ *    A third participant takes the 64-connection turns: the HTTP floor (http-floor-server.ts), a
+ *    hono server that answers at once, so the report can say what the stack itself costs per
+ *    write before any replication (cpuBoundNote).
  * 2. Unavailability: kill -9 the leader; the time from the kill to the next acknowledged write
  *    through a survivor (overlapping probe writes on every survivor, a new one every 5-15 ms). Then restart the
  *    killed member, wait until it has caught up, and repeat. One system at a time, on a fresh cluster.
@@ -20,6 +23,7 @@ import { httpCall, pollUntil, sleep } from './http.js';
 import { histogramBuckets, parsePrometheus, processCpuMs, sumOf } from './metrics.js';
 import { provenance } from './provenance.js';
 import { keySequence, runTag } from './keys.js';
+import { startHttpFloor, type HttpFloor } from './http-floor.js';
 
 export interface FiguresOptions {
   durationS: number;
@@ -61,7 +65,24 @@ interface FiguresTarget {
   stop(): Promise<void>;
 }
 
+/** What a throughput round needs: where to send, how to build a write, whose CPU to read. */
+type LoadTarget = Pick<FiguresTarget, 'name' | 'members' | 'pid' | 'leader' | 'writeUrl' | 'writeRequest'>;
+
 const nextKey = keySequence('f');
+
+const FLOOR_NAME = 'HTTP floor';
+
+/** The HTTP floor as a throughput participant: one process, written to as our nodes are. */
+function floorTarget(floor: HttpFloor): LoadTarget {
+  return {
+    name: FLOOR_NAME,
+    members: () => ['floor'],
+    pid: () => floor.pid,
+    leader: () => Promise.resolve('floor'),
+    writeUrl: () => `${floor.url}/incr`,
+    writeRequest: (key) => ({ headers: { 'idempotency-key': key }, body: '{}' }),
+  };
+}
 
 async function raftTarget(): Promise<FiguresTarget> {
   const cluster = await TestCluster.start({ topology: 'raft', nodes: 3, flags: { fsync: true } });
@@ -155,7 +176,7 @@ async function etcdTarget(): Promise<FiguresTarget> {
   };
 }
 
-async function throughput(t: FiguresTarget, connections: number, durationS: number, signal?: AbortSignal): Promise<{ result: ClosedLoopResult; cpuShare: Record<string, number> }> {
+async function throughput(t: LoadTarget, connections: number, durationS: number, signal?: AbortSignal): Promise<{ result: ClosedLoopResult; cpuShare: Record<string, number> }> {
   const leader = await pollUntil(() => t.leader(), 10_000, `a ${t.name} leader`);
   const pids = t.members().map((id) => ({ id, pid: t.pid(id) }));
   const before = pids.map(({ pid }) => (pid === null ? null : processCpuMs(pid)));
@@ -231,7 +252,7 @@ const ROUNDS = 3;
 
 type Measured = Awaited<ReturnType<typeof throughput>>;
 
-function measureInTurns(targets: readonly FiguresTarget[], connections: number, roundS: number, options: FiguresOptions): Promise<Measured[][]> {
+function measureInTurns(targets: readonly LoadTarget[], connections: number, roundS: number, options: FiguresOptions): Promise<Measured[][]> {
   return inTurns(targets, ROUNDS, async (t, r) => {
     const m = await throughput(t, connections, roundS, options.signal);
     options.log(`  ${t.name}, round ${r + 1}/${ROUNDS}: ${m.result.okPerSec} ok/s, p50 ${m.result.latency.p50} ms, p99 ${m.result.latency.p99} ms, non-2xx ${m.result.non2xx}, errors ${m.result.errors}`);
@@ -252,9 +273,19 @@ async function unavailability(t: FiguresTarget, options: FiguresOptions): Promis
   return unavailabilityMs;
 }
 
+/** The HTTP floor's median 64-connection round, per request (in turns with the clusters). */
+export interface FloorFigures {
+  okPerSec: number;
+  /** The floor server's CPU per request, in microseconds. */
+  serverUs: number;
+  /** The load generator's CPU per request, in microseconds. */
+  loadGeneratorUs: number;
+}
+
 export interface FiguresReport {
   machine: Record<string, unknown>;
   systems: SystemFigures[];
+  floor: FloorFigures | null;
   targets: { check: string; met: boolean | null }[];
   table: string;
 }
@@ -270,16 +301,23 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
   // 1. Throughput and latency: every system up, measured in turns.
   const measured: { name: string; version: string; c64: Measured[]; c1: Measured[]; notes: string[] }[] = [];
   const up: FiguresTarget[] = [];
+  let floor: HttpFloor | null = null;
+  let floorRounds: Measured[] = [];
   try {
     for (const make of makers) up.push(await make());
+    floor = await startHttpFloor();
+    const floorLoad = floorTarget(floor);
     for (const t of up) {
       log(`${t.name} ${t.version}: warming up (${WARMUP_S} s at 64 connections)`);
       await throughput(t, 64, WARMUP_S, options.signal);
     }
+    log(`${FLOOR_NAME}: warming up (${WARMUP_S} s at 64 connections)`);
+    await throughput(floorLoad, 64, WARMUP_S, options.signal);
     const c64RoundS = Math.max(2, Math.round(options.durationS / ROUNDS));
     const c1RoundS = Math.max(2, Math.round(options.durationS / 2 / ROUNDS));
-    log(`64 connections: ${ROUNDS} rounds of ${c64RoundS} s per system, in turns`);
-    const c64 = await measureInTurns(up, 64, c64RoundS, options);
+    log(`64 connections: ${ROUNDS} rounds of ${c64RoundS} s per system and the ${FLOOR_NAME}, in turns`);
+    const c64 = await measureInTurns([...up, floorLoad], 64, c64RoundS, options);
+    floorRounds = c64[up.length] as Measured[];
     // Group-commit and fsync figures from the members' metrics, before the 1-connection rounds dilute them.
     const notes = await Promise.all(up.map((t) => t.notes()));
     log(`1 connection: ${ROUNDS} rounds of ${c1RoundS} s per system, in turns`);
@@ -289,6 +327,7 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
     }
   } finally {
     for (const t of up) await t.stop();
+    await floor?.stop();
   }
   // 2. Unavailability after kill -9: one system at a time, each on a fresh cluster.
   const systems: SystemFigures[] = [];
@@ -335,7 +374,16 @@ export async function runRaftFigures(options: FiguresOptions): Promise<FiguresRe
     date: startedAt,
     loadAverage: `${loadAtStart} at the start, ${provenance(new Date()).loadAverage} at the end (1-minute)`,
   };
-  return { machine, systems, targets, table: figuresTable(machine, systems, targets) };
+  const floorFigures = floorRounds.length === 0 ? null : floorOf(medianRound(floorRounds));
+  return { machine, systems, floor: floorFigures, targets, table: figuresTable(machine, systems, targets, floorFigures) };
+}
+
+function floorOf(m: Measured): FloorFigures | null {
+  const { okPerSec } = m.result;
+  const loadGenerator = m.cpuShare['load generator'];
+  const server = Object.entries(m.cpuShare).find(([k]) => k !== 'load generator')?.[1];
+  if (okPerSec <= 0 || loadGenerator === undefined || server === undefined) return null;
+  return { okPerSec, serverUs: Math.round((server * 1e6) / okPerSec), loadGeneratorUs: Math.round((loadGenerator * 1e6) / okPerSec) };
 }
 
 /**
@@ -353,21 +401,30 @@ export function cpuPerWriteUs(s: SystemFigures): number | null {
  * load generator keep every core busy, a system's rate is about cores / CPU per write, so twice
  * etcd's rate needs half of etcd's CPU per write (the load generator's share included).
  */
-export function cpuBoundNote(cores: number, ours: SystemFigures, etcd: SystemFigures): string[] {
+export function cpuBoundNote(cores: number, ours: SystemFigures, etcd: SystemFigures, floor: FloorFigures | null = null): string[] {
   const oursUs = cpuPerWriteUs(ours);
   const etcdUs = cpuPerWriteUs(etcd);
   if (oursUs === null || etcdUs === null) return [];
   const busy = (s: SystemFigures): string => Object.values(s.cpuShare).reduce((a, b) => a + b, 0).toFixed(2);
   const loadGen = ours.cpuShare['load generator'];
+  const budgetUs = Math.round((cores * 1e6) / (2 * etcd.c64.okPerSec));
+  const oursMembersUs = loadGen === undefined ? null : oursUs - Math.round((loadGen * 1e6) / ours.c64.okPerSec);
   return [
     `What bounds the first target: at 64 connections ${ours.system} kept ${busy(ours)} and etcd ${busy(etcd)} of this machine's ${cores} cores busy, so each rate is about cores / CPU per write.`,
     `CPU per acknowledged write (members + load generator): ${ours.system} ${oursUs} us, etcd ${etcdUs} us (${(etcdUs / oursUs).toFixed(2)}x).`,
-    `Twice etcd's rate (${2 * etcd.c64.okPerSec}/s) on ${cores} cores needs at most ${Math.round((cores * 1e6) / (2 * etcd.c64.okPerSec))} us per write, all three members and the load generator together` +
+    `Twice etcd's rate (${2 * etcd.c64.okPerSec}/s) on ${cores} cores needs at most ${budgetUs} us per write, all three members and the load generator together` +
       (loadGen === undefined ? '.' : `; the load generator alone spent ${Math.round((loadGen * 1e6) / ours.c64.okPerSec)} us per ${ours.system} write.`),
+    ...(floor === null
+      ? []
+      : [
+          `The ${FLOOR_NAME}, in the same turns (a hono server answering POST /incr at once: no replication, no disk): ${floor.okPerSec}/s, ${floor.serverUs} us of server CPU and ${floor.loadGeneratorUs} us of load generator per request. ` +
+            `Of the ${budgetUs} us, that leaves ${budgetUs - floor.serverUs - floor.loadGeneratorUs} us per write for everything replication adds on three members` +
+            (oursMembersUs === null ? '.' : `; the members of ${ours.system} spent ${oursMembersUs - floor.serverUs} us per write beyond the floor.`),
+        ]),
   ];
 }
 
-export function figuresTable(machine: Record<string, unknown>, systems: readonly SystemFigures[], targets: FiguresReport['targets']): string {
+export function figuresTable(machine: Record<string, unknown>, systems: readonly SystemFigures[], targets: FiguresReport['targets'], floor: FloorFigures | null = null): string {
   const row = (label: string, f: (s: SystemFigures) => string): string => `| ${label} | ${systems.map(f).join(' | ')} |`;
   const lines = [
     `Machine: ${String(machine.cpu)}, ${String(machine.cores)} cores, ${String(machine.memoryGiB)} GiB, ${String(machine.os)}; Node ${String(machine.node)}; commit ${String(machine.commit)}; ${String(machine.date)}; load average ${String(machine.loadAverage)}`,
@@ -386,7 +443,7 @@ export function figuresTable(machine: Record<string, unknown>, systems: readonly
     'Targets for our Raft:',
     ...targets.map((t) => `- [${t.met === null ? '?' : t.met ? 'x' : ' '}] ${t.check}${t.met === null ? ' (etcd not measured)' : ''}`),
     '',
-    ...(systems.length > 1 ? [...cpuBoundNote(Number(machine.cores), systems[0] as SystemFigures, systems[1] as SystemFigures), ''] : []),
+    ...(systems.length > 1 ? [...cpuBoundNote(Number(machine.cores), systems[0] as SystemFigures, systems[1] as SystemFigures, floor), ''] : []),
     ...systems.flatMap((s) => s.notes.map((n) => `- ${s.system}: ${n}`)),
   ];
   return lines.join('\n');
