@@ -2,11 +2,8 @@
  * Starts the HTTP floor (http-floor-server.ts) as its own process, so that its CPU is read
  * apart from the load generator's, as a cluster member's is.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { TS_REGISTER } from '@playground/node';
+import { spawnNode } from '@playground/node';
 
 const SERVER = fileURLToPath(new URL('./http-floor-server.ts', import.meta.url));
 
@@ -17,31 +14,32 @@ export interface HttpFloor {
 }
 
 export async function startHttpFloor(timeoutMs = 15_000): Promise<HttpFloor> {
-  const child = spawn(process.execPath, ['--import', TS_REGISTER, SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit');
+  let url: string | undefined;
+  const proc = spawnNode({
+    script: SERVER,
+    args: [],
+    onLine: (line, stream) => {
+      if (stream === 'stderr') process.stderr.write(`[floor] ${line}\n`);
+      else url ??= / ready on (http:\/\/\S+)/.exec(line)?.[1];
+    },
+  });
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await exited;
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+    await proc.exited;
   };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the HTTP floor server did not start within ${timeoutMs} ms`)), timeoutMs);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const m = / ready on (http:\/\/\S+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error('the HTTP floor server exited before it was ready'));
-      });
-    });
-    return { url, pid: child.pid as number, stop };
+    await Promise.race([
+      proc.ready,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the HTTP floor server did not start within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
+  return { url: url as string, pid: proc.pid, stop };
 }

@@ -1,3 +1,3 @@
 export * from './flags.js';
-export { spawnNode, NODE_MAIN, TS_REGISTER, type NodeProcess, type NodeProcessOptions } from './spawn.js';
+export { spawnNode, NODE_MAIN, type NodeProcess, type NodeProcessOptions } from './spawn.js';
 export { loadTopology } from './topologies.js';

@@ -12,6 +12,8 @@ export const NODE_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 export const TS_REGISTER = fileURLToPath(new URL('../loader/register.mjs', import.meta.url));
 
 export interface NodeProcessOptions {
+  /** The TypeScript entry point (default: the node, main.ts); any script that prints a ` ready on http` line. */
+  readonly script?: string;
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
@@ -29,7 +31,7 @@ export interface NodeProcess {
 }
 
 export function spawnNode(options: NodeProcessOptions): NodeProcess {
-  const child = spawn(process.execPath, ['--import', TS_REGISTER, NODE_MAIN, ...options.args], {
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, options.script ?? NODE_MAIN, ...options.args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
